@@ -1,0 +1,303 @@
+"""The GKE cluster in one of three modes, and the one Kubernetes provider everything uses.
+
+- ``standard``: the default pool is removed at creation and replaced by a small system pool
+  the stack owns; GPU pools come from :mod:`infra.node_pools`.
+- ``autopilot``: the same cluster features where Autopilot allows them; no node pools.
+- ``existing``: the cluster is read (``gcp.container.getCluster``) and nothing is created, so
+  the stack manages only what runs on it (seed 001's ``EXISTING_CLUSTER_ID``).
+
+Whatever the mode, the component yields a kubeconfig that authenticates through
+``gke-gcloud-auth-plugin`` (no static token ends up in state) and one explicit
+``kubernetes.Provider``; no Kubernetes object ever falls back to the ambient kubeconfig.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+import yaml
+
+from infra import naming
+from infra.config import ComponentArgs
+
+# Cloud-platform scope + IAM on the node service account is GKE's recommended model: access is
+# decided by IAM roles, not by legacy scopes.
+NODE_OAUTH_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+# GKE's least-privilege role for node service accounts (logging, monitoring, metadata).
+# Source: https://cloud.google.com/kubernetes-engine/docs/how-to/hardening-your-cluster#use_least_privilege_sa
+NODE_SA_ROLES = ("roles/container.defaultNodeServiceAccount",)
+NODE_METADATA = {"disable-legacy-endpoints": "true"}
+
+
+class ClusterArgs(ComponentArgs):
+    """Plain inputs of :class:`GkeCluster`."""
+
+    mode: str
+    name: str
+    project: str
+    location: str
+    environment: str
+    prefix: str
+    release_channel: str = "REGULAR"
+    private_nodes: bool = False
+    master_ipv4_cidr: str = "172.16.0.0/28"
+    master_authorized_networks: tuple[tuple[str, str], ...] = ()
+    deletion_protection: bool = True
+    image_streaming: bool = True
+    system_machine_type: str = "e2-standard-4"
+    system_min_nodes: int = 1
+    system_max_nodes: int = 3
+    system_disk_size_gb: int = 100
+    pods_range_name: str = "pods"
+    services_range_name: str = "services"
+    labels: dict[str, str] = {}
+
+
+def workload_pool(project: str) -> str:
+    """The Workload Identity pool of a project's GKE clusters."""
+    return f"{project}.svc.id.goog"
+
+
+def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
+    """A kubeconfig for ``cluster_name`` that gets tokens from ``gke-gcloud-auth-plugin``.
+
+    The plugin (``gcloud components install gke-gcloud-auth-plugin``) mints short-lived tokens
+    from the caller's gcloud or ADC credentials; the kubeconfig itself holds no secret but the
+    endpoint, and is still exported as a secret so the address of a private cluster stays out
+    of logs.
+    """
+    user = f"{cluster_name}-gcloud"
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": cluster_name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}
+        ],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": user}}],
+        "current-context": cluster_name,
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "gke-gcloud-auth-plugin",
+                        "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+                        "provideClusterInfo": True,
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+# Cloud Monitoring components: system metrics plus NVIDIA DCGM GPU metrics. DCGM (GKE >=
+# 1.30.1, Standard and Autopilot) exports DCGM_FI_DEV_* metrics from GPU nodes to Managed
+# Prometheus; the GPU autoscaling signals rely on it. It reads GKE-managed drivers, so pools
+# that install drivers with the DaemonSet are not expected to report DCGM metrics.
+MONITORING_COMPONENTS = ("SYSTEM_COMPONENTS", "DCGM")
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """A GKE cluster (created or read) with its kubeconfig and Kubernetes provider."""
+
+    name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    resource: gcp.container.Cluster | None
+    node_service_account: gcp.serviceaccount.Account | None
+    workload_pool: str
+
+    def __init__(
+        self,
+        name: str,
+        args: ClusterArgs,
+        *,
+        network: pulumi.Input[str] | None = None,
+        subnetwork: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("gke-gpu-serving:cluster:GkeCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.args = args
+        self.workload_pool = workload_pool(args.project)
+        self.resource = None
+        self.node_service_account = None
+        self.system_pool = None
+
+        if args.mode == "existing":
+            found = gcp.container.get_cluster_output(name=args.name, location=args.location, project=args.project)
+            self.name = found.name
+            self.endpoint = found.endpoint
+            ca = found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
+        else:
+            self.node_service_account = gcp.serviceaccount.Account(
+                f"{name}-nodes",
+                account_id=naming.service_account_id(args.prefix, "nodes"),
+                display_name=f"GKE nodes of {args.name}",
+                description="Least-privilege node identity (logging, monitoring, image pulls); workloads use Workload Identity.",
+                project=args.project,
+                opts=child,
+            )
+            for role in NODE_SA_ROLES:
+                gcp.projects.IAMMember(
+                    f"{name}-nodes-{role.split('/')[-1]}",
+                    project=args.project,
+                    role=role,
+                    member=self.node_service_account.member,
+                    opts=child,
+                )
+            cluster = self._standard(name, args, network, subnetwork) if args.mode == "standard" else self._autopilot(
+                name, args, network, subnetwork
+            )
+            self.resource = cluster
+            self.name = cluster.name
+            self.endpoint = cluster.endpoint
+            ca = cluster.master_auth.cluster_ca_certificate
+            if args.mode == "standard":
+                self.system_pool = self._system_pool(name, args, cluster)
+
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(self.name, self.endpoint, ca).apply(lambda v: kubeconfig(v[0], v[1], v[2]))
+        )
+        provider_deps = [self.system_pool] if self.system_pool is not None else []
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=provider_deps),
+        )
+        self.register_outputs({"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
+
+    def _common(self, args: ClusterArgs, network, subnetwork) -> dict:
+        """Cluster arguments shared by Standard and Autopilot."""
+        common: dict = dict(
+            name=args.name,
+            project=args.project,
+            location=args.location,
+            network=network,
+            subnetwork=subnetwork,
+            # The provider defaults this to true; an explicit per-environment value keeps
+            # `pulumi destroy` of dev possible and prod protected.
+            deletion_protection=args.deletion_protection,
+            release_channel=gcp.container.ClusterReleaseChannelArgs(channel=args.release_channel),
+            networking_mode="VPC_NATIVE",
+            ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
+                cluster_secondary_range_name=args.pods_range_name,
+                services_secondary_range_name=args.services_range_name,
+            ),
+            workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(workload_pool=self.workload_pool),
+            monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
+                enable_components=list(MONITORING_COMPONENTS),
+                managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
+            ),
+            addons_config=gcp.container.ClusterAddonsConfigArgs(
+                gcs_fuse_csi_driver_config=gcp.container.ClusterAddonsConfigGcsFuseCsiDriverConfigArgs(enabled=True),
+                horizontal_pod_autoscaling=gcp.container.ClusterAddonsConfigHorizontalPodAutoscalingArgs(disabled=False),
+                http_load_balancing=gcp.container.ClusterAddonsConfigHttpLoadBalancingArgs(disabled=False),
+            ),
+            cost_management_config=gcp.container.ClusterCostManagementConfigArgs(enabled=True),
+            resource_labels=args.labels,
+        )
+        if args.private_nodes:
+            common["private_cluster_config"] = gcp.container.ClusterPrivateClusterConfigArgs(
+                enable_private_nodes=True,
+                # The control plane keeps its public endpoint, limited by authorized networks.
+                enable_private_endpoint=False,
+                master_ipv4_cidr_block=args.master_ipv4_cidr if args.mode == "standard" else None,
+            )
+        if args.master_authorized_networks:
+            common["master_authorized_networks_config"] = gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
+                cidr_blocks=[
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=cidr, display_name=label)
+                    for cidr, label in args.master_authorized_networks
+                ]
+            )
+        return common
+
+    def _node_config_security(self) -> dict:
+        return dict(
+            service_account=self.node_service_account.email,
+            oauth_scopes=list(NODE_OAUTH_SCOPES),
+            workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+            shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
+                enable_secure_boot=True, enable_integrity_monitoring=True
+            ),
+            metadata=NODE_METADATA,
+        )
+
+    def _standard(self, name: str, args: ClusterArgs, network, subnetwork) -> gcp.container.Cluster:
+        return gcp.container.Cluster(
+            name,
+            **self._common(args, network, subnetwork),
+            # The default pool cannot be configured well after creation: remove it and run a
+            # pool the stack owns. It still exists for a few minutes during creation, so it gets
+            # the least-privilege identity too (orgs that disable the default compute SA would
+            # otherwise fail here).
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            node_config=gcp.container.ClusterNodeConfigArgs(**self._node_config_security()),
+            node_pool_defaults=gcp.container.ClusterNodePoolDefaultsArgs(
+                node_config_defaults=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsArgs(
+                    gcfs_config=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsGcfsConfigArgs(
+                        enabled=args.image_streaming
+                    )
+                )
+            ),
+            enable_shielded_nodes=True,
+            # Dataplane V2: NetworkPolicy enforcement without the Calico add-on.
+            datapath_provider="ADVANCED_DATAPATH",
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeConfig", "initialNodeCount"]),
+        )
+
+    def _autopilot(self, name: str, args: ClusterArgs, network, subnetwork) -> gcp.container.Cluster:
+        return gcp.container.Cluster(
+            name,
+            **self._common(args, network, subnetwork),
+            enable_autopilot=True,
+            cluster_autoscaling=gcp.container.ClusterClusterAutoscalingArgs(
+                auto_provisioning_defaults=gcp.container.ClusterClusterAutoscalingAutoProvisioningDefaultsArgs(
+                    service_account=self.node_service_account.email,
+                    oauth_scopes=list(NODE_OAUTH_SCOPES),
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _system_pool(self, name: str, args: ClusterArgs, cluster: gcp.container.Cluster) -> gcp.container.NodePool:
+        return gcp.container.NodePool(
+            f"{name}-system",
+            name=naming.budget_name("system", naming.machine_short(args.system_machine_type), max_len=naming.NODE_POOL_NAME_MAX),
+            project=args.project,
+            cluster=cluster.id,
+            location=args.location,
+            initial_node_count=1,
+            autoscaling=gcp.container.NodePoolAutoscalingArgs(
+                total_min_node_count=args.system_min_nodes,
+                total_max_node_count=args.system_max_nodes,
+                location_policy="BALANCED",
+            ),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(strategy="SURGE", max_surge=1, max_unavailable=0),
+            node_config=gcp.container.NodePoolNodeConfigArgs(
+                machine_type=args.system_machine_type,
+                image_type="COS_CONTAINERD",
+                disk_size_gb=args.system_disk_size_gb,
+                disk_type="pd-balanced",
+                service_account=self.node_service_account.email,
+                oauth_scopes=list(NODE_OAUTH_SCOPES),
+                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_integrity_monitoring=True
+                ),
+                gcfs_config=gcp.container.NodePoolNodeConfigGcfsConfigArgs(enabled=args.image_streaming),
+                metadata=NODE_METADATA,
+                labels={f"{naming.PROJECT}/pool": "system"},
+                resource_labels=args.labels,
+            ),
+            # initialNodeCount forces replacement and autoscaling owns the count after creation.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
+        )

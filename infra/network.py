@@ -1,0 +1,106 @@
+"""A VPC-native network for the cluster: VPC, subnet with pod/service secondary ranges, NAT.
+
+GKE's VPC-native mode (alias IPs) needs a subnet with two secondary ranges, one for pods and
+one for services. Private nodes have no external IP, so without Cloud NAT they cannot pull
+images from registries outside Google or reach Hugging Face; the router and NAT are created
+exactly when ``cluster.privateNodes`` is set. With ``network.mode: existing`` nothing is
+created and the names in config are passed through.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+from infra import naming
+from infra.config import ComponentArgs
+
+
+class NetworkArgs(ComponentArgs):
+    """Plain inputs of :class:`Network` (see ``gke-gpu-serving:network`` in the README)."""
+
+    prefix: str
+    project: str
+    region: str
+    mode: str = "create"
+    existing_network: str | None = None
+    existing_subnetwork: str | None = None
+    nodes_cidr: str = "10.10.0.0/20"
+    pods_cidr: str = "10.16.0.0/14"
+    services_cidr: str = "10.20.0.0/20"
+    pods_range_name: str = "pods"
+    services_range_name: str = "services"
+    nat: bool = False
+
+
+class Network(pulumi.ComponentResource):
+    network: pulumi.Output[str]
+    subnetwork: pulumi.Output[str]
+    pods_range_name: str
+    services_range_name: str
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-gpu-serving:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.pods_range_name = args.pods_range_name
+        self.services_range_name = args.services_range_name
+
+        if args.mode == "existing":
+            self.network = pulumi.Output.from_input(args.existing_network)
+            self.subnetwork = pulumi.Output.from_input(args.existing_subnetwork)
+            self.register_outputs({"network": self.network, "subnetwork": self.subnetwork})
+            return
+
+        def cname(*parts: str) -> str:
+            return naming.budget_name(args.prefix, *parts, max_len=naming.COMPUTE_NAME_MAX)
+
+        vpc = gcp.compute.Network(
+            f"{name}-vpc",
+            name=cname("vpc"),
+            project=args.project,
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            opts=child,
+        )
+        subnet = gcp.compute.Subnetwork(
+            f"{name}-nodes",
+            name=cname("nodes"),
+            project=args.project,
+            region=args.region,
+            network=vpc.id,
+            ip_cidr_range=args.nodes_cidr,
+            # Nodes without external IPs still reach Google APIs (GCS, Artifact Registry).
+            private_ip_google_access=True,
+            secondary_ip_ranges=[
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=args.pods_range_name, ip_cidr_range=args.pods_cidr),
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(
+                    range_name=args.services_range_name, ip_cidr_range=args.services_cidr
+                ),
+            ],
+            opts=child,
+        )
+        if args.nat:
+            router = gcp.compute.Router(
+                f"{name}-router",
+                name=cname("router"),
+                project=args.project,
+                region=args.region,
+                network=vpc.id,
+                opts=child,
+            )
+            gcp.compute.RouterNat(
+                f"{name}-nat",
+                name=cname("nat"),
+                project=args.project,
+                region=args.region,
+                router=router.name,
+                nat_ip_allocate_option="AUTO_ONLY",
+                source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
+                subnetworks=[
+                    gcp.compute.RouterNatSubnetworkArgs(name=subnet.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])
+                ],
+                log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
+                opts=child,
+            )
+        self.network = vpc.id
+        self.subnetwork = subnet.id
+        self.register_outputs({"network": self.network, "subnetwork": self.subnetwork})
