@@ -221,5 +221,8 @@ def check_pairing(accelerator: str, machine_type: str, count: int) -> tuple[str,
         shapes = ", ".join(G2_GPUS)
         return "machineType", f"{machine_type!r} is not a G2 shape; use one of {shapes}"
     if count != fixed:
-        return "gpusPerNode", f"{machine_type} carries exactly {fixed} L4 GPU(s), not {count}; set gpusPerNode to {fixed}"
+        return (
+            "gpusPerNode",
+            f"{machine_type} carries exactly {fixed} L4 GPU(s), not {count}; set gpusPerNode to {fixed}",
+        )
     return None

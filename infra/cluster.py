@@ -17,6 +17,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import yaml
+from pydantic import Field
 
 from infra import naming
 from infra.config import ComponentArgs
@@ -51,7 +52,7 @@ class ClusterArgs(ComponentArgs):
     system_disk_size_gb: int = 100
     pods_range_name: str = "pods"
     services_range_name: str = "services"
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 def workload_pool(project: str) -> str:
@@ -72,7 +73,10 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": cluster_name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}
+            {
+                "name": cluster_name,
+                "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate},
+            }
         ],
         "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": user}}],
         "current-context": cluster_name,
@@ -151,8 +155,10 @@ class GkeCluster(pulumi.ComponentResource):
                     member=self.node_service_account.member,
                     opts=child,
                 )
-            cluster = self._standard(name, args, network, subnetwork) if args.mode == "standard" else self._autopilot(
-                name, args, network, subnetwork
+            cluster = (
+                self._standard(name, args, network, subnetwork)
+                if args.mode == "standard"
+                else self._autopilot(name, args, network, subnetwork)
             )
             self.resource = cluster
             self.name = cluster.name
@@ -196,7 +202,9 @@ class GkeCluster(pulumi.ComponentResource):
             ),
             addons_config=gcp.container.ClusterAddonsConfigArgs(
                 gcs_fuse_csi_driver_config=gcp.container.ClusterAddonsConfigGcsFuseCsiDriverConfigArgs(enabled=True),
-                horizontal_pod_autoscaling=gcp.container.ClusterAddonsConfigHorizontalPodAutoscalingArgs(disabled=False),
+                horizontal_pod_autoscaling=gcp.container.ClusterAddonsConfigHorizontalPodAutoscalingArgs(
+                    disabled=False
+                ),
                 http_load_balancing=gcp.container.ClusterAddonsConfigHttpLoadBalancingArgs(disabled=False),
             ),
             cost_management_config=gcp.container.ClusterCostManagementConfigArgs(enabled=True),
@@ -212,7 +220,9 @@ class GkeCluster(pulumi.ComponentResource):
         if args.master_authorized_networks:
             common["master_authorized_networks_config"] = gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
                 cidr_blocks=[
-                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=cidr, display_name=label)
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                        cidr_block=cidr, display_name=label
+                    )
                     for cidr, label in args.master_authorized_networks
                 ]
             )
@@ -270,7 +280,9 @@ class GkeCluster(pulumi.ComponentResource):
     def _system_pool(self, name: str, args: ClusterArgs, cluster: gcp.container.Cluster) -> gcp.container.NodePool:
         return gcp.container.NodePool(
             f"{name}-system",
-            name=naming.budget_name("system", naming.machine_short(args.system_machine_type), max_len=naming.NODE_POOL_NAME_MAX),
+            name=naming.budget_name(
+                "system", naming.machine_short(args.system_machine_type), max_len=naming.NODE_POOL_NAME_MAX
+            ),
             project=args.project,
             cluster=cluster.id,
             location=args.location,
@@ -281,7 +293,9 @@ class GkeCluster(pulumi.ComponentResource):
                 location_policy="BALANCED",
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
-            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(strategy="SURGE", max_surge=1, max_unavailable=0),
+            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
+                strategy="SURGE", max_surge=1, max_unavailable=0
+            ),
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=args.system_machine_type,
                 image_type="COS_CONTAINERD",
@@ -289,7 +303,9 @@ class GkeCluster(pulumi.ComponentResource):
                 disk_type="pd-balanced",
                 service_account=self.node_service_account.email,
                 oauth_scopes=list(NODE_OAUTH_SCOPES),
-                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+                    mode="GKE_METADATA"
+                ),
                 shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
                     enable_secure_boot=True, enable_integrity_monitoring=True
                 ),

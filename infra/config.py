@@ -294,7 +294,7 @@ class StackConfig(_Model):
     region: str
     environment: Environment
     name_prefix: str = "gpu-serving"
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = Field(default_factory=dict)
     network: NetworkConfig | None = None
     cluster: ClusterConfig
     gpu_pools: tuple[GpuPool, ...] = ()
@@ -375,7 +375,13 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
     mode = cl.mode
 
     if catalog.region_of(cl.location) != cfg.region:
-        add(Problem(("cluster", "location"), cl.location, f"is not in gcp:region {cfg.region}; use {cfg.region} or one of its zones"))
+        add(
+            Problem(
+                ("cluster", "location"),
+                cl.location,
+                f"is not in gcp:region {cfg.region}; use {cfg.region} or one of its zones",
+            )
+        )
 
     if mode in ("standard", "autopilot") and cl.deletion_protection is None:
         add(
@@ -388,7 +394,11 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
         )
     if mode == "existing":
         if not cl.name:
-            add(Problem(("cluster", "name"), None, "is required for mode: existing; set it to the existing cluster's name"))
+            add(
+                Problem(
+                    ("cluster", "name"), None, "is required for mode: existing; set it to the existing cluster's name"
+                )
+            )
         if cfg.gpu_pools:
             add(
                 Problem(
@@ -399,7 +409,13 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
                 )
             )
         if cfg.network is not None:
-            add(Problem(("network",), cfg.network.mode, "an existing cluster brings its own network; remove gke-gpu-serving:network"))
+            add(
+                Problem(
+                    ("network",),
+                    cfg.network.mode,
+                    "an existing cluster brings its own network; remove gke-gpu-serving:network",
+                )
+            )
     if mode == "autopilot":
         if cfg.gpu_pools:
             add(
@@ -411,7 +427,13 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
                 )
             )
         if catalog.is_zone(cl.location):
-            add(Problem(("cluster", "location"), cl.location, f"Autopilot clusters are regional; use the region {cfg.region}"))
+            add(
+                Problem(
+                    ("cluster", "location"),
+                    cl.location,
+                    f"Autopilot clusters are regional; use the region {cfg.region}",
+                )
+            )
     if cfg.autopilot and cl.driver_daemon_set != "none":
         add(
             Problem(
@@ -420,7 +442,7 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
                 "Autopilot installs NVIDIA drivers itself and rejects the driver DaemonSet; set it to none",
             )
         )
-    if mode != "existing" and cl.driver_daemon_set != "none":
+    if mode == "standard" and cl.driver_daemon_set != "none":
         add(
             Problem(
                 ("cluster", "driverDaemonSet"),
@@ -482,7 +504,11 @@ def _pool_checks(cfg: StackConfig) -> list[Problem]:
                     )
                 )
         if pool.name in seen:
-            problems.append(Problem((*at, "name"), pool.name, f"repeats gpuPools[{seen[pool.name]}].name; pool names must be unique"))
+            problems.append(
+                Problem(
+                    (*at, "name"), pool.name, f"repeats gpuPools[{seen[pool.name]}].name; pool names must be unique"
+                )
+            )
         seen.setdefault(pool.name, i)
         if pool.gke_name in seen_gke and seen_gke[pool.gke_name] != i:
             problems.append(
@@ -504,7 +530,11 @@ def _model_checks(cfg: StackConfig) -> list[Problem]:
         at = ("models", i)
         acc = catalog.ACCELERATORS[model.gpu.type]
         if model.name in seen:
-            problems.append(Problem((*at, "name"), model.name, f"repeats models[{seen[model.name]}].name; model names must be unique"))
+            problems.append(
+                Problem(
+                    (*at, "name"), model.name, f"repeats models[{seen[model.name]}].name; model names must be unique"
+                )
+            )
         seen.setdefault(model.name, i)
         if model.replicas.min > model.replicas.max:
             problems.append(
@@ -574,7 +604,13 @@ def _autopilot_fit(i: int, model: ModelConfig) -> list[Problem]:
     limits = acc.autopilot.get(model.gpu.count)
     if limits is None:
         counts = ", ".join(str(c) for c in acc.autopilot)
-        return [Problem((*at, "gpu", "count"), model.gpu.count, f"Autopilot offers {acc.display} pods with {counts} GPUs; use one of those")]
+        return [
+            Problem(
+                (*at, "gpu", "count"),
+                model.gpu.count,
+                f"Autopilot offers {acc.display} pods with {counts} GPUs; use one of those",
+            )
+        ]
     problems = []
     cpu = parse_quantity(model.resources.cpu)
     mem_gib = parse_quantity(model.resources.memory) / 2**30
@@ -640,7 +676,9 @@ def format_errors(exc: ValidationError) -> list[str]:
             continue
         value = err.get("input")
         if kind == "extra_forbidden":
-            lines.append(f"{key_path(loc)}: unknown key; remove it or fix its spelling (see the config reference in README.md)")
+            lines.append(
+                f"{key_path(loc)}: unknown key; remove it or fix its spelling (see the config reference in README.md)"
+            )
         elif kind == "missing":
             lines.append(f"{key_path(loc)}: required key is not set; add it to Pulumi.<stack>.yaml")
         else:

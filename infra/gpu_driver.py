@@ -59,7 +59,9 @@ def node_affinity(variant: str) -> k8s.core.v1.AffinityArgs:
         k8s.core.v1.NodeSelectorRequirementArgs(key="cloud.google.com/gke-accelerator", operator="Exists"),
         # GKE sets this label on nodes whose driver it installs: leave those alone.
         k8s.core.v1.NodeSelectorRequirementArgs(key="cloud.google.com/gke-gpu-driver-version", operator="DoesNotExist"),
-        k8s.core.v1.NodeSelectorRequirementArgs(key="cloud.google.com/gke-os-distribution", operator="In", values=[variant]),
+        k8s.core.v1.NodeSelectorRequirementArgs(
+            key="cloud.google.com/gke-os-distribution", operator="In", values=[variant]
+        ),
     ]
     if variant == "cos":
         expressions.insert(

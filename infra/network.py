@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_gcp as gcp
+
 from infra import naming
 from infra.config import ComponentArgs
 
@@ -71,7 +72,9 @@ class Network(pulumi.ComponentResource):
             # Nodes without external IPs still reach Google APIs (GCS, Artifact Registry).
             private_ip_google_access=True,
             secondary_ip_ranges=[
-                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=args.pods_range_name, ip_cidr_range=args.pods_cidr),
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(
+                    range_name=args.pods_range_name, ip_cidr_range=args.pods_cidr
+                ),
                 gcp.compute.SubnetworkSecondaryIpRangeArgs(
                     range_name=args.services_range_name, ip_cidr_range=args.services_cidr
                 ),

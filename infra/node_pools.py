@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import Field
 
 from infra import catalog, naming
 from infra.cluster import NODE_METADATA, NODE_OAUTH_SCOPES
@@ -49,7 +50,7 @@ class GpuPoolArgs(ComponentArgs):
     disk_type: str = "pd-balanced"
     node_locations: tuple[str, ...] | None = None
     image_streaming: bool = True
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 def driver_version(driver: str) -> str:
@@ -139,7 +140,9 @@ class GpuNodePool(pulumi.ComponentResource):
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             # Surge would need one more GPU of quota per upgrade; replace nodes in place and let
             # replicas + PodDisruptionBudgets carry the traffic.
-            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(strategy="SURGE", max_surge=0, max_unavailable=1),
+            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
+                strategy="SURGE", max_surge=0, max_unavailable=1
+            ),
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=args.machine_type,
                 image_type=args.image_type,
@@ -148,7 +151,9 @@ class GpuNodePool(pulumi.ComponentResource):
                 spot=args.spot,
                 service_account=service_account_email,
                 oauth_scopes=list(NODE_OAUTH_SCOPES),
-                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+                    mode="GKE_METADATA"
+                ),
                 shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
                     enable_secure_boot=secure_boot(args.driver, args.image_type), enable_integrity_monitoring=True
                 ),

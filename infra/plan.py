@@ -1,0 +1,238 @@
+"""Offline plan: what a stack would create, without a cloud account, credentials or Pulumi CLI.
+
+    python -m infra.plan --stack dev [--render DIR]
+
+Runs ``__main__.py`` under the Pulumi SDK's mock runtime with the config of
+``Pulumi.<stack>.yaml`` (see :mod:`infra.offline`) and prints every resource it would register,
+grouped by component, with the properties an operator checks first, then the stack outputs and
+a count summary. ``--render DIR`` also writes every Kubernetes object as YAML. Values a provider
+computes (endpoints, emails, random suffixes) are mock values; ``secure:`` config values are
+never decrypted. A bad config prints the validation message and exits 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from infra import offline
+from infra.offline import Capture, Captured
+
+EXIT_CONFIG = 2
+# Components in the order the platform builds them (infra/platform.py).
+COMPONENT_ORDER = (
+    "gke-gpu-serving:project:Apis",
+    "gke-gpu-serving:network:Network",
+    "gke-gpu-serving:cluster:GkeCluster",
+    "gke-gpu-serving:gpu:GpuNodePool",
+    "gke-gpu-serving:gpu:NvidiaDriverInstaller",
+)
+
+
+def _component_rank(res: Captured) -> tuple[int, str]:
+    rank = COMPONENT_ORDER.index(res.type) if res.type in COMPONENT_ORDER else len(COMPONENT_ORDER)
+    return rank, res.name
+
+
+def _short_type(token: str) -> str:
+    """``gcp:container/nodePool:NodePool`` -> ``gcp NodePool``."""
+    pkg = token.split(":", 1)[0]
+    return f"{pkg} {token.rsplit(':', 1)[-1]}"
+
+
+def _nodes(auto: dict) -> str:
+    lo = auto.get("totalMinNodeCount", auto.get("minNodeCount"))
+    hi = auto.get("totalMaxNodeCount", auto.get("maxNodeCount"))
+    return f"{lo}..{hi}"
+
+
+def _containers(spec: dict) -> list[dict]:
+    pod = spec.get("template", {}).get("spec", {}) if "template" in spec else spec
+    return [*pod.get("initContainers", []), *pod.get("containers", [])]
+
+
+def highlights(res: Captured) -> dict[str, Any]:
+    """The few properties an operator looks at first, per resource type."""
+    i = res.inputs
+    t = res.type
+    if t == "gcp:container/cluster:Cluster":
+        private = (i.get("privateClusterConfig") or {}).get("enablePrivateNodes", False)
+        return {
+            "name": i.get("name"),
+            "location": i.get("location"),
+            "mode": "autopilot" if i.get("enableAutopilot") else "standard",
+            "channel": (i.get("releaseChannel") or {}).get("channel"),
+            "privateNodes": private,
+            "deletionProtection": i.get("deletionProtection"),
+            "workloadPool": (i.get("workloadIdentityConfig") or {}).get("workloadPool"),
+        }
+    if t == "gcp:container/nodePool:NodePool":
+        nc = i.get("nodeConfig") or {}
+        out: dict[str, Any] = {"name": i.get("name"), "machine": nc.get("machineType")}
+        for acc in nc.get("guestAccelerators") or []:
+            out["accelerator"] = f"{acc.get('count')}x {acc.get('type')}"
+            out["driver"] = (acc.get("gpuDriverInstallationConfig") or {}).get("gpuDriverVersion")
+            sharing = acc.get("gpuSharingConfig")
+            if sharing:
+                out["sharing"] = f"{sharing.get('gpuSharingStrategy')}/{sharing.get('maxSharedClientsPerGpu')}"
+        out["nodes"] = _nodes(i.get("autoscaling") or {})
+        if nc.get("spot"):
+            out["spot"] = True
+        if nc.get("taints"):
+            out["taints"] = ",".join(f"{x['key']}={x.get('value', '')}:{x['effect']}" for x in nc["taints"])
+        if i.get("nodeLocations"):
+            out["zones"] = ",".join(i["nodeLocations"])
+        return out
+    if t == "gcp:compute/subnetwork:Subnetwork":
+        ranges = ",".join(f"{r['rangeName']}={r['ipCidrRange']}" for r in i.get("secondaryIpRanges") or [])
+        return {"name": i.get("name"), "region": i.get("region"), "cidr": i.get("ipCidrRange"), "secondary": ranges}
+    if t == "gcp:projects/service:Service":
+        return {"service": i.get("service")}
+    if t == "gcp:serviceaccount/account:Account":
+        return {"accountId": i.get("accountId")}
+    if t.endswith("iAMMember:IAMMember") or t.endswith("IAMMember"):
+        return {"role": i.get("role"), "member": i.get("member")}
+    if t.startswith("pulumi:providers:"):
+        return {"provider": t.rsplit(":", 1)[-1], "auth": "kubeconfig (gke-gcloud-auth-plugin)"}
+    if res.is_kubernetes:
+        meta = i.get("metadata") or {}
+        out = {"name": f"{meta.get('namespace', '')}/{meta.get('name', '')}".lstrip("/")}
+        spec = i.get("spec") or {}
+        if "replicas" in spec:
+            out["replicas"] = spec["replicas"]
+        images = [c.get("image") for c in _containers(spec) if c.get("image")]
+        if images:
+            out["images"] = ",".join(images)
+        return out
+    return {k: i[k] for k in ("name", "location", "region") if isinstance(i.get(k), str)}
+
+
+def _flags(res: Captured, capture: Capture) -> str:
+    flags = []
+    if res.protect:
+        flags.append("protected")
+    if res.retain_on_delete:
+        flags.append("retained on delete")
+    if res.deleted_with:
+        target = capture.by_urn(res.deleted_with)
+        flags.append(f"deleted with {target.name if target else res.deleted_with}")
+    return f"  [{'; '.join(flags)}]" if flags else ""
+
+
+def _fmt(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in values.items() if v not in (None, "", [], {}))
+
+
+def render_text(stack: str, capture: Capture) -> str:
+    """The human-readable plan."""
+    lines = [
+        f"Offline plan of stack '{stack}' (mock runtime: no cloud calls; provider-computed values are placeholders)",
+        "",
+    ]
+    components = {r.urn: r for r in capture.resources if not r.custom}
+    groups: dict[str, list[Captured]] = {}
+    for res in capture.resources:
+        if res.custom:
+            groups.setdefault(res.parent if res.parent in components else "", []).append(res)
+    order = [""] + [c.urn for c in sorted(components.values(), key=_component_rank)]
+    for urn in order:
+        members = groups.get(urn, [])
+        if not members:
+            continue
+        comp = components.get(urn)
+        lines.append(f"{comp.type}  {comp.name}" if comp else "(stack)")
+        width = max(len(_short_type(r.type)) for r in members)
+        for res in members:
+            lines.append(
+                f"  + {_short_type(res.type):<{width}}  {res.name:<28} {_fmt(highlights(res))}{_flags(res, capture)}"
+            )
+        lines.append("")
+    if capture.invokes:
+        lines.append("Reads (data sources):")
+        for inv in capture.invokes:
+            lines.append(f"  ~ {inv.token}  {_fmt({k: v for k, v in inv.args.items() if isinstance(v, (str, int))})}")
+        lines.append("")
+    lines.append("Outputs:")
+    for key, value in offline.outputs_json(capture).items():
+        lines.append(f"  {key}: {value}")
+    lines.append("")
+    custom = [r for r in capture.resources if r.custom]
+    counts = Counter(r.type.rsplit(":", 1)[-1] for r in custom)
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    lines.append(
+        f"Summary: {len(custom)} resources to create in {len(components)} components ({kinds}); "
+        f"{len(capture.kubernetes_objects())} Kubernetes objects."
+    )
+    return "\n".join(lines)
+
+
+def kubernetes_manifest(res: Captured) -> dict[str, Any]:
+    """A Kubernetes object as it would be applied; Secret payloads are redacted."""
+    obj = {
+        k: v
+        for k, v in res.inputs.items()
+        if k
+        in (
+            "apiVersion",
+            "kind",
+            "metadata",
+            "spec",
+            "data",
+            "stringData",
+            "rules",
+            "roleRef",
+            "subjects",
+            "type",
+            "webhooks",
+        )
+    }
+    if obj.get("kind") == "Secret":
+        for key in ("data", "stringData"):
+            if key in obj:
+                obj[key] = {k: offline.SECRET_PLACEHOLDER for k in obj[key]}
+    return obj
+
+
+def render_manifests(capture: Capture, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for res in capture.kubernetes_objects():
+        obj = kubernetes_manifest(res)
+        meta = obj.get("metadata", {})
+        stem = "-".join(p for p in (obj.get("kind", "object").lower(), meta.get("namespace"), meta.get("name")) if p)
+        path = out_dir / f"{stem}.yaml"
+        path.write_text(yaml.safe_dump(obj, sort_keys=False))
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--render", metavar="DIR", type=Path, help="also write every Kubernetes object as YAML to DIR")
+    parser.add_argument("--project-dir", type=Path, default=offline.PROJECT_DIR, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    try:
+        capture = offline.run_stack(args.stack, args.project_dir)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except pulumi.RunError as exc:
+        print(f"stack '{args.stack}': {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(render_text(args.stack, capture))
+    if args.render:
+        written = render_manifests(capture, args.render)
+        print(f"Rendered {len(written)} Kubernetes objects to {args.render}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

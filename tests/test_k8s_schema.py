@@ -1,0 +1,55 @@
+"""Every Kubernetes object any stack would send validates strictly against the real schema.
+
+The schema is Kubernetes 1.34's (kubernetes-validate, strict: unknown fields fail), a minor
+GKE's release channels serve; bump ``KUBERNETES_MINOR`` when the stacks move on.
+"""
+
+from __future__ import annotations
+
+import kubernetes_validate
+import pytest
+
+from infra.offline import run_program
+from infra.plan import kubernetes_manifest
+from tests.conftest import STACKS, as_pulumi_config, raw_with, stack_capture
+
+KUBERNETES_MINOR = "1.34"
+
+
+def _objects(capture):
+    return [(f"{r.type}:{r.name}", kubernetes_manifest(r)) for r in capture.kubernetes_objects()]
+
+
+def _all_stack_objects():
+    out = []
+    for stack in STACKS:
+        out += [pytest.param(obj, id=f"{stack}:{name}") for name, obj in _objects(stack_capture(stack))]
+    ubuntu = raw_with(
+        gpuPools=[
+            {
+                "name": "t4u",
+                "accelerator": "nvidia-tesla-t4",
+                "gpusPerNode": 1,
+                "machineType": "n1-standard-8",
+                "maxNodes": 1,
+                "driver": "daemonset",
+                "imageType": "UBUNTU_CONTAINERD",
+            }
+        ]
+    )
+    out += [
+        pytest.param(obj, id=f"ubuntu:{name}") for name, obj in _objects(run_program("t", as_pulumi_config(ubuntu)))
+    ]
+    return out
+
+
+@pytest.mark.parametrize("obj", _all_stack_objects())
+def test_object_is_valid_kubernetes(obj):
+    kubernetes_validate.validate(obj, KUBERNETES_MINOR, strict=True)
+
+
+def test_schema_check_rejects_an_unknown_field():
+    (_, obj), *_ = _objects(stack_capture("dev"))
+    bad = {**obj, "spec": {**obj["spec"], "replica": 1}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBERNETES_MINOR, strict=True)

@@ -1,0 +1,62 @@
+"""The offline plan as a command: output, rendering, and clean failures."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from infra import plan
+from infra.offline import PROJECT_DIR
+
+
+def test_plan_prints_resources_grouped_with_a_summary(capsys):
+    assert plan.main(["--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "gke-gpu-serving:gpu:GpuNodePool  gpu-t4" in out
+    assert "machine=n1-standard-8 accelerator=1x nvidia-tesla-t4" in out
+    assert "kube-system/nvidia-driver-installer" in out
+    assert out.rstrip().splitlines()[-1].startswith("Summary: ")
+
+
+def test_plan_never_prints_the_kubeconfig(capsys):
+    plan.main(["--stack", "prod"])
+    out = capsys.readouterr().out
+    assert "kubeconfig: [secret]" in out and "certificate-authority-data" not in out
+
+
+def test_plan_renders_kubernetes_objects(tmp_path, capsys):
+    assert plan.main(["--stack", "dev", "--render", str(tmp_path)]) == 0
+    (manifest,) = tmp_path.glob("*.yaml")
+    assert yaml.safe_load(manifest.read_text())["kind"] == "DaemonSet"
+
+
+def test_unknown_stack_exits_2(capsys):
+    assert plan.main(["--stack", "nope"]) == 2
+    assert "known stacks: dev, prod, staging" in capsys.readouterr().err
+
+
+def _bad_project(tmp_path: Path) -> Path:
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    doc = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    doc["config"]["gke-gpu-serving:gpuPools"][0]["machineType"] = "g2-standard-8"
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path
+
+
+def test_bad_config_exits_2_with_the_key_and_no_traceback(tmp_path):
+    project = _bad_project(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.plan", "--stack", "bad", "--project-dir", str(project)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "gke-gpu-serving:gpuPools[0].machineType" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
