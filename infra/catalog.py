@@ -14,9 +14,11 @@ from dataclasses import dataclass
 T4 = "nvidia-tesla-t4"
 L4 = "nvidia-l4"
 
-# Zones where each accelerator is offered.
+# Zones where each accelerator is offered. GKE can only create GPU nodes in these zones.
 # Source: https://cloud.google.com/compute/docs/gpus/gpu-regions-zones ("GPU regions and
-# zones availability"), read 2026-11-22. GKE can only create GPU nodes in these zones.
+# zones availability"); snapshot dated 2026-11-22. Google adds zones often: before relying
+# on a region, confirm with `gcloud compute accelerator-types list --filter="name=nvidia-l4"`
+# (or nvidia-tesla-t4) and update this table.
 _T4_ZONES = {
     "asia-east1": ("a", "c"),
     "asia-east2": ("a",),
@@ -97,8 +99,10 @@ class Accelerator:
         return bool(self.zones.get(location))
 
 
-# Autopilot GPU pod bounds. Source: https://cloud.google.com/kubernetes-engine/docs/concepts/
-# autopilot-resource-requests#min-max-requests ("GPU-based compute classes"), read 2026-11-22.
+# Autopilot GPU pod bounds (per pod, by GPU count). Source:
+# https://cloud.google.com/kubernetes-engine/docs/concepts/autopilot-resource-requests#min-max-requests
+# ("Minimum and maximum resource requests", GPUs); snapshot dated 2026-11-22. T4 pods may ask
+# for 1, 2 or 4 GPUs, L4 pods for 1, 2, 4 or 8 (https://cloud.google.com/kubernetes-engine/docs/how-to/autopilot-gpus).
 ACCELERATORS: dict[str, Accelerator] = {
     T4: Accelerator(
         name=T4,
@@ -127,8 +131,8 @@ ACCELERATORS: dict[str, Accelerator] = {
     ),
 }
 
-# GPUs each G2 shape carries. Source: https://cloud.google.com/compute/docs/gpus#l4-gpus
-# (G2 machine types), read 2026-11-22.
+# GPUs each G2 shape carries. Source: https://cloud.google.com/compute/docs/accelerator-optimized-machines#g2-vms
+# (G2 machine types); snapshot dated 2026-11-22.
 G2_GPUS = {
     "g2-standard-4": 1,
     "g2-standard-8": 1,
@@ -141,7 +145,7 @@ G2_GPUS = {
 }
 
 # N1 shapes T4s attach to, and the most vCPUs an N1 VM may have for a T4 count.
-# Source: https://cloud.google.com/compute/docs/gpus#t4-gpus (N1 + T4 table), read 2026-11-22.
+# Source: https://cloud.google.com/compute/docs/gpus#t4-gpus (N1 + T4 table); snapshot dated 2026-11-22.
 N1_MAX_VCPUS_FOR_T4 = {1: 48, 2: 48, 4: 96}
 _N1 = re.compile(r"^n1-(standard|highmem|highcpu)-(\d+)$")
 _N1_SIZES = {
