@@ -11,11 +11,13 @@ import pulumi
 import pulumi_gcp as gcp
 
 APIS = (
+    "artifactregistry.googleapis.com",
     "compute.googleapis.com",
     "container.googleapis.com",
     "iam.googleapis.com",
     "monitoring.googleapis.com",
     "logging.googleapis.com",
+    "storage.googleapis.com",
 )
 
 

@@ -241,6 +241,106 @@ class GpuPool(_Model):
         )
 
 
+BucketPurpose = Literal["model-repository", "converted-models"]
+IdentityMode = Literal["service-account", "direct"]
+BUCKET_KEY_MAX = 20
+# GCS soft delete: 0 (off) or 7-90 days. Source: https://cloud.google.com/storage/docs/soft-delete
+SOFT_DELETE_MIN_DAYS, SOFT_DELETE_MAX_DAYS = 7, 90
+DEFAULT_PREDICTOR_KSA = "aiinfra-gke-sa"  # seed 001's KSA_NAME default
+
+
+class BucketConfig(_Model):
+    """One GCS bucket of the stack; its physical name gets a random suffix."""
+
+    name: str = Field(description="key other config refers to, e.g. gs://{models}/path")
+    purpose: BucketPurpose = "model-repository"
+    force_destroy: bool = False
+    protect: bool | None = Field(None, description="default: true in prod")
+    retain_on_delete: bool | None = Field(None, description="default: true in prod")
+    noncurrent_version_days: int = Field(30, ge=1)
+    soft_delete_days: int = 7
+    storage_class: Literal["STANDARD", "NEARLINE"] = "STANDARD"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value, BUCKET_KEY_MAX, "bucket key")
+
+    @field_validator("soft_delete_days")
+    @classmethod
+    def _soft_delete(cls, value: int) -> int:
+        if value != 0 and not SOFT_DELETE_MIN_DAYS <= value <= SOFT_DELETE_MAX_DAYS:
+            raise ValueError(
+                f"GCS soft delete keeps objects 0 (off) or {SOFT_DELETE_MIN_DAYS}-{SOFT_DELETE_MAX_DAYS} days, not {value}"
+            )
+        return value
+
+
+class AccessGrant(_Model):
+    """Bucket access for a workload that is not a served model (conversion jobs, tools)."""
+
+    workload: str
+    namespace: str | None = None
+    service_account: str | None = None
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+
+    @field_validator("workload")
+    @classmethod
+    def _workload(cls, value: str) -> str:
+        return _dns_name(value, MODEL_NAME_MAX, "workload name")
+
+    @field_validator("namespace", "service_account")
+    @classmethod
+    def _k8s_names(cls, value: str | None) -> str | None:
+        return None if value is None else _dns_name(value, naming.K8S_NAME_MAX, "Kubernetes name")
+
+
+class StorageConfig(_Model):
+    buckets: tuple[BucketConfig, ...] = ()
+    access: tuple[AccessGrant, ...] = ()
+
+
+class IdentityConfig(_Model):
+    """How pods get Google credentials (Workload Identity)."""
+
+    # service-account: KSA -> dedicated GSA (annotation + roles/iam.workloadIdentityUser).
+    # direct: IAM grants name the KSA itself as a Workload Identity Federation principal.
+    mode: IdentityMode = "service-account"
+    namespace: str = "serving"
+
+    @field_validator("namespace")
+    @classmethod
+    def _ns(cls, value: str) -> str:
+        return _dns_name(value, naming.K8S_NAME_MAX, "namespace")
+
+
+class RegistryConfig(_Model):
+    """Artifact Registry Docker repositories for model and app images (seed 000)."""
+
+    repositories: tuple[str, ...] = ("models", "apps")
+    untagged_retention_days: int = Field(7, ge=1)
+
+    @field_validator("repositories")
+    @classmethod
+    def _repos(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for repo in value:
+            _dns_name(repo, BUCKET_KEY_MAX, "repository name")
+        return value
+
+
+class ServiceAccountRef(_Model):
+    """The Kubernetes service account a model's pods run as."""
+
+    name: str
+    create: bool = Field(True, description="false: reuse an existing KSA (seed 001's KSA_NAME)")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value, naming.K8S_NAME_MAX, "service account name")
+
+
 class ModelGpu(_Model):
     type: AcceleratorName
     count: int = Field(ge=1, le=8)
@@ -271,11 +371,25 @@ class ModelConfig(_Model):
     image: str | None = None
     replicas: Replicas = Replicas()
     resources: Resources = Resources()
+    service_account: ServiceAccountRef | None = None
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return _dns_name(value, MODEL_NAME_MAX, "model name")
+
+    @property
+    def ksa(self) -> ServiceAccountRef:
+        """The KSA of the model's pods: configured, seed 001's default for the predictor, or ``<name>``."""
+        if self.service_account:
+            return self.service_account
+        return ServiceAccountRef(name=DEFAULT_PREDICTOR_KSA if self.server == "predictor" else self.name)
+
+    @property
+    def bucket_ref(self) -> str | None:
+        """``{key}`` of a ``gs://{key}/...`` source, or None."""
+        m = re.match(r"^gs://\{([^}]*)\}(/|$)", self.source)
+        return m.group(1) if m else None
 
     @field_validator("source")
     @classmethod
@@ -299,6 +413,9 @@ class StackConfig(_Model):
     cluster: ClusterConfig
     gpu_pools: tuple[GpuPool, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    storage: StorageConfig = StorageConfig()
+    identity: IdentityConfig = IdentityConfig()
+    registry: RegistryConfig = RegistryConfig()
 
     @field_validator("name_prefix")
     @classmethod
@@ -342,6 +459,15 @@ class StackConfig(_Model):
     @property
     def effective_network(self) -> NetworkConfig:
         return self.network or NetworkConfig()
+
+    def bucket(self, key: str) -> BucketConfig | None:
+        return next((b for b in self.storage.buckets if b.name == key), None)
+
+    def protect_bucket(self, bucket: BucketConfig) -> bool:
+        return bucket.protect if bucket.protect is not None else self.environment == "prod"
+
+    def retain_bucket(self, bucket: BucketConfig) -> bool:
+        return bucket.retain_on_delete if bucket.retain_on_delete is not None else self.environment == "prod"
 
     def pools_for(self, model: ModelConfig) -> tuple[GpuPool, ...]:
         """The configured pools a model's pods can schedule onto."""
@@ -461,7 +587,90 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
 
     problems.extend(_pool_checks(cfg))
     problems.extend(_model_checks(cfg))
+    problems.extend(_storage_checks(cfg))
     return problems
+
+
+def _storage_checks(cfg: StackConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    keys = [b.name for b in cfg.storage.buckets]
+    known = ", ".join(keys) or "none declared"
+    for i, bucket in enumerate(cfg.storage.buckets):
+        at = ("storage", "buckets", i)
+        if keys.index(bucket.name) != i:
+            problems.append(
+                Problem((*at, "name"), bucket.name, "repeats an earlier bucket key; bucket keys must be unique")
+            )
+        if bucket.force_destroy and cfg.environment != "dev":
+            problems.append(
+                Problem(
+                    (*at, "forceDestroy"),
+                    True,
+                    f"would let pulumi destroy delete every object in {cfg.environment}; allowed only in dev, set it false",
+                )
+            )
+        if cfg.environment == "prod" and (bucket.protect is False or bucket.retain_on_delete is False):
+            field = "protect" if bucket.protect is False else "retainOnDelete"
+            problems.append(
+                Problem(
+                    (*at, field),
+                    False,
+                    "prod buckets are protected and retained so no destroy can lose a model; remove the override",
+                )
+            )
+    for i, model in enumerate(cfg.models):
+        ref = model.bucket_ref
+        if ref is not None and cfg.bucket(ref) is None:
+            problems.append(
+                Problem(
+                    ("models", i, "source"),
+                    model.source,
+                    f"refers to bucket {{{ref}}}, which storage.buckets does not declare (declared: {known}); "
+                    "add it or use a literal gs://bucket-name",
+                )
+            )
+    workloads = [m.name for m in cfg.models]
+    for i, grant in enumerate(cfg.storage.access):
+        at = ("storage", "access", i)
+        if grant.workload in workloads:
+            problems.append(
+                Problem(
+                    (*at, "workload"),
+                    grant.workload,
+                    "is a served model, whose reads come from its source; give this grant another workload name",
+                )
+            )
+        for verb in ("reads", "writes"):
+            for j, key in enumerate(getattr(grant, verb)):
+                if cfg.bucket(key) is None:
+                    problems.append(
+                        Problem(
+                            (*at, verb, j),
+                            key,
+                            f"is not a bucket key of storage.buckets (declared: {known}); fix the key or declare the bucket",
+                        )
+                    )
+    seen: dict[tuple[str, str], str] = {}
+    for owner, ns, ksa in identity_subjects(cfg):
+        if (ns, ksa) in seen and seen[(ns, ksa)] != owner:
+            problems.append(
+                Problem(
+                    ("models",),
+                    ksa,
+                    f"Kubernetes service account {ns}/{ksa} is used by both {seen[(ns, ksa)]} and {owner}; "
+                    "each workload needs its own so each maps to exactly one identity",
+                )
+            )
+        seen.setdefault((ns, ksa), owner)
+    return problems
+
+
+def identity_subjects(cfg: StackConfig) -> list[tuple[str, str, str]]:
+    """``(workload, namespace, ksa)`` of every workload that gets an identity."""
+    subjects = [(m.name, cfg.identity.namespace, m.ksa.name) for m in cfg.models]
+    for g in cfg.storage.access:
+        subjects.append((g.workload, g.namespace or cfg.identity.namespace, g.service_account or g.workload))
+    return subjects
 
 
 def _pool_checks(cfg: StackConfig) -> list[Problem]:

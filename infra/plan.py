@@ -32,6 +32,9 @@ COMPONENT_ORDER = (
     "gke-gpu-serving:cluster:GkeCluster",
     "gke-gpu-serving:gpu:GpuNodePool",
     "gke-gpu-serving:gpu:NvidiaDriverInstaller",
+    "gke-gpu-serving:storage:ModelBucket",
+    "gke-gpu-serving:registry:ImageRegistry",
+    "gke-gpu-serving:identity:WorkloadIdentity",
 )
 
 
@@ -92,11 +95,28 @@ def highlights(res: Captured) -> dict[str, Any]:
     if t == "gcp:compute/subnetwork:Subnetwork":
         ranges = ",".join(f"{r['rangeName']}={r['ipCidrRange']}" for r in i.get("secondaryIpRanges") or [])
         return {"name": i.get("name"), "region": i.get("region"), "cidr": i.get("ipCidrRange"), "secondary": ranges}
+    if t == "gcp:storage/bucket:Bucket":
+        return {
+            "name": i.get("name"),
+            "location": i.get("location"),
+            "uniformAccess": i.get("uniformBucketLevelAccess"),
+            "publicAccessPrevention": i.get("publicAccessPrevention"),
+            "versioning": (i.get("versioning") or {}).get("enabled"),
+            "softDeleteDays": (i.get("softDeletePolicy") or {}).get("retentionDurationSeconds", 0) // 86_400,
+            "forceDestroy": i.get("forceDestroy"),
+        }
+    if t == "gcp:artifactregistry/repository:Repository":
+        return {
+            "id": i.get("repositoryId"),
+            "location": i.get("location"),
+            "format": i.get("format"),
+            "cleanup": ",".join(c["id"] for c in i.get("cleanupPolicies") or []),
+        }
     if t == "gcp:projects/service:Service":
         return {"service": i.get("service")}
     if t == "gcp:serviceaccount/account:Account":
         return {"accountId": i.get("accountId")}
-    if t.endswith("iAMMember:IAMMember") or t.endswith("IAMMember"):
+    if t.lower().endswith("iammember"):
         return {"role": i.get("role"), "member": i.get("member")}
     if t.startswith("pulumi:providers:"):
         return {"provider": t.rsplit(":", 1)[-1], "auth": "kubeconfig (gke-gcloud-auth-plugin)"}
@@ -160,7 +180,14 @@ def render_text(stack: str, capture: Capture) -> str:
         lines.append("")
     lines.append("Outputs:")
     for key, value in offline.outputs_json(capture).items():
-        lines.append(f"  {key}: {value}")
+        if isinstance(value, dict) and value:
+            lines.append(f"  {key}:")
+            lines.extend(f"    {k}: {v}" for k, v in value.items())
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            lines.append(f"  {key}:")
+            lines.extend(f"    - {_fmt(v)}" for v in value)
+        else:
+            lines.append(f"  {key}: {value}")
     lines.append("")
     custom = [r for r in capture.resources if r.custom]
     counts = Counter(r.type.rsplit(":", 1)[-1] for r in custom)

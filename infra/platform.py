@@ -1,4 +1,5 @@
-"""Composes the platform in dependency order: APIs -> network -> cluster -> pools -> driver.
+"""Composes the platform in dependency order: APIs -> network -> cluster -> pools -> driver
+-> buckets and registry -> Workload Identities.
 
 Each step is a component from its own module; this module only decides which steps a config
 needs and hands each one plain args built from the validated :class:`~infra.config.StackConfig`.
@@ -9,14 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
 
 from infra import naming
 from infra.apis import ProjectApis
 from infra.cluster import ClusterArgs, GkeCluster
-from infra.config import StackConfig
+from infra.config import StackConfig, identity_subjects
 from infra.gpu_driver import NvidiaDriverInstaller, variant_for_image_type
+from infra.identity import IdentityArgs, WorkloadIdentity
 from infra.network import Network, NetworkArgs
 from infra.node_pools import GpuNodePool, GpuPoolArgs
+from infra.registry import ImageRegistry, RegistryArgs
+from infra.storage import BucketArgs, ModelBucket
 
 
 def driver_variants(cfg: StackConfig) -> tuple[str, ...]:
@@ -27,6 +33,42 @@ def driver_variants(cfg: StackConfig) -> tuple[str, ...]:
         return () if cfg.cluster.driver_daemon_set == "none" else (cfg.cluster.driver_daemon_set,)
     found = {variant_for_image_type(p.image_type) for p in cfg.gpu_pools if p.driver == "daemonset"}
     return tuple(sorted(found))
+
+
+def literal_bucket(source: str) -> str | None:
+    """``gs://name/path`` -> ``name`` for a bucket the stack does not own; None otherwise."""
+    if not source.startswith("gs://") or source.startswith("gs://{"):
+        return None
+    return source[len("gs://") :].split("/", 1)[0]
+
+
+def identity_args(cfg: StackConfig) -> list[IdentityArgs]:
+    """One identity per served model and per extra access grant (conversion jobs, tools)."""
+    access = {g.workload: g for g in cfg.storage.access}
+    out = []
+    for workload, namespace, ksa in identity_subjects(cfg):
+        model = next((m for m in cfg.models if m.name == workload), None)
+        if model is not None:
+            ref = model.bucket_ref or literal_bucket(model.source)
+            reads, writes, create_ksa = ((ref,) if ref else ()), (), model.ksa.create
+        else:
+            grant = access[workload]
+            reads, writes, create_ksa = grant.reads, grant.writes, True
+        out.append(
+            IdentityArgs(
+                workload=workload,
+                namespace=namespace,
+                ksa_name=ksa,
+                project=cfg.project,
+                prefix=cfg.prefix,
+                environment=cfg.environment,
+                mode=cfg.identity.mode,
+                create_ksa=create_ksa,
+                reads=reads,
+                writes=writes,
+            )
+        )
+    return out
 
 
 def cluster_args(cfg: StackConfig) -> ClusterArgs:
@@ -91,6 +133,9 @@ class Platform:
     network: Network | None = None
     pools: list[GpuNodePool] = field(default_factory=list)
     driver: NvidiaDriverInstaller | None = None
+    buckets: dict[str, ModelBucket] = field(default_factory=dict)
+    registry: ImageRegistry | None = None
+    identities: list[WorkloadIdentity] = field(default_factory=list)
 
     def exports(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -109,14 +154,24 @@ class Platform:
         }
         if self.cluster.node_service_account is not None:
             out["nodeServiceAccount"] = self.cluster.node_service_account.email
+        out["buckets"] = {key: b.url for key, b in self.buckets.items()}
+        out["registries"] = dict(self.registry.urls) if self.registry else {}
+        out["identities"] = [
+            {
+                "workload": ident.workload,
+                "ksa": f"{ident.namespace}/{ident.ksa_name}",
+                "identity": ident.gsa_email if ident.gsa_email is not None else ident.member,
+            }
+            for ident in self.identities
+        ]
         return out
 
 
 def build(cfg: StackConfig) -> Platform:
     """Create every resource the config asks for, in dependency order."""
     creates_cluster = cfg.cluster.mode != "existing"
-    apis = ProjectApis("apis", cfg.project) if creates_cluster else None
-    after_apis = pulumi.ResourceOptions(depends_on=apis.services if apis else [])
+    apis = ProjectApis("apis", cfg.project)
+    after_apis = pulumi.ResourceOptions(depends_on=apis.services)
 
     network = None
     if creates_cluster:
@@ -167,4 +222,75 @@ def build(cfg: StackConfig) -> Platform:
             provider=cluster.provider,
             deleted_with=cluster.resource,
         )
+
+    for bucket in cfg.storage.buckets:
+        platform.buckets[bucket.name] = ModelBucket(
+            f"bucket-{bucket.name}",
+            BucketArgs(
+                key=bucket.name,
+                prefix=cfg.prefix,
+                project=cfg.project,
+                location=cfg.region,
+                purpose=bucket.purpose,
+                force_destroy=bucket.force_destroy,
+                protect=cfg.protect_bucket(bucket),
+                retain_on_delete=cfg.retain_bucket(bucket),
+                noncurrent_version_days=bucket.noncurrent_version_days,
+                soft_delete_days=bucket.soft_delete_days,
+                storage_class=bucket.storage_class,
+                labels=naming.gcp_labels(cfg.environment, f"bucket-{bucket.name}", cfg.labels),
+            ),
+            opts=after_apis,
+        )
+    node_sa = cluster.node_service_account
+    platform.registry = ImageRegistry(
+        "registry",
+        RegistryArgs(
+            prefix=cfg.prefix,
+            project=cfg.project,
+            region=cfg.region,
+            repositories=cfg.registry.repositories,
+            untagged_retention_days=cfg.registry.untagged_retention_days,
+            immutable_tags=cfg.environment == "prod",
+            labels=naming.gcp_labels(cfg.environment, "registry", cfg.labels),
+        ),
+        reader_member=node_sa.member if node_sa is not None else None,
+        opts=after_apis,
+    )
+    platform.identities = _identities(cfg, platform)
     return platform
+
+
+def _identities(cfg: StackConfig, platform: Platform) -> list[WorkloadIdentity]:
+    all_args = identity_args(cfg)
+    if not all_args:
+        return []
+    cluster = platform.cluster
+    k8s_opts = pulumi.ResourceOptions(provider=cluster.provider, deleted_with=cluster.resource)
+    namespaces = {
+        ns: k8s.core.v1.Namespace(
+            f"ns-{ns}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=naming.k8s_labels(cfg.environment, "namespace", ns)),
+            opts=k8s_opts,
+        )
+        for ns in dict.fromkeys(a.namespace for a in all_args)
+    }
+    project_number = None
+    if cfg.identity.mode == "direct":
+        project_number = gcp.organizations.get_project_output(project_id=cfg.project).number
+    bucket_names: dict[str, pulumi.Input[str]] = {key: b.name for key, b in platform.buckets.items()}
+    for a in all_args:
+        for key in a.reads + a.writes:
+            bucket_names.setdefault(key, key)  # a literal bucket the stack does not own
+    return [
+        WorkloadIdentity(
+            f"id-{a.workload}",
+            a,
+            buckets=bucket_names,
+            provider=cluster.provider,
+            project_number=project_number,
+            deleted_with=cluster.resource,
+            opts=pulumi.ResourceOptions(depends_on=[namespaces[a.namespace]]),
+        )
+        for a in all_args
+    ]

@@ -53,9 +53,10 @@ def base_raw() -> dict:
                 "name": "t5-small",
                 "server": "torchserve",
                 "gpu": {"type": "nvidia-tesla-t4", "count": 1},
-                "source": "gs://{bucket}/t5",
+                "source": "gs://{models}/t5",
             }
         ],
+        "storage": {"buckets": [{"name": "models"}]},
     }
 
 

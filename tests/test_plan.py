@@ -30,8 +30,10 @@ def test_plan_never_prints_the_kubeconfig(capsys):
 
 def test_plan_renders_kubernetes_objects(tmp_path, capsys):
     assert plan.main(["--stack", "dev", "--render", str(tmp_path)]) == 0
-    (manifest,) = tmp_path.glob("*.yaml")
-    assert yaml.safe_load(manifest.read_text())["kind"] == "DaemonSet"
+    kinds = sorted(yaml.safe_load(m.read_text())["kind"] for m in tmp_path.glob("*.yaml"))
+    assert kinds == ["DaemonSet", "Namespace", "ServiceAccount", "ServiceAccount"]
+    ds = yaml.safe_load((tmp_path / "daemonset-kube-system-nvidia-driver-installer.yaml").read_text())
+    assert ds["metadata"]["namespace"] == "kube-system"
 
 
 def test_unknown_stack_exits_2(capsys):
