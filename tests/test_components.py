@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pulumi
+import pytest
 import yaml
 
 from infra import cluster, gpu_driver, node_pools
@@ -108,34 +109,21 @@ def test_image_type_picks_the_installer_variant():
 # Components under mocks -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("strategy", "gke_strategy", "clients"), [("time-sharing", "TIME_SHARING", 4), ("mps", "MPS", 8)]
+)
 @pulumi.runtime.test
-def test_time_sharing_pool_sets_gke_sharing_config(mocked):
+def test_shared_pool_sets_gke_sharing_config(mocked, strategy, gke_strategy, clients):
     pool = GpuNodePool(
-        "ts",
-        pool_args(sharing_strategy="time-sharing", max_clients_per_gpu=4),
+        f"shared-{strategy}",
+        pool_args(sharing_strategy=strategy, max_clients_per_gpu=clients),
         cluster_id="c",
         service_account_email="n@p.iam.gserviceaccount.com",
     )
 
     def check(accs):
-        assert accs[0].gpu_sharing_config.gpu_sharing_strategy == "TIME_SHARING"
-        assert accs[0].gpu_sharing_config.max_shared_clients_per_gpu == 4
-
-    return pool.pool.node_config.guest_accelerators.apply(check)
-
-
-@pulumi.runtime.test
-def test_mps_pool_sets_gke_sharing_config(mocked):
-    pool = GpuNodePool(
-        "mps",
-        pool_args(sharing_strategy="mps", max_clients_per_gpu=8),
-        cluster_id="c",
-        service_account_email="n@p.iam.gserviceaccount.com",
-    )
-
-    def check(accs):
-        assert accs[0].gpu_sharing_config.gpu_sharing_strategy == "MPS"
-        assert accs[0].gpu_sharing_config.max_shared_clients_per_gpu == 8
+        assert accs[0].gpu_sharing_config.gpu_sharing_strategy == gke_strategy
+        assert accs[0].gpu_sharing_config.max_shared_clients_per_gpu == clients
 
     return pool.pool.node_config.guest_accelerators.apply(check)
 
