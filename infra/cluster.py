@@ -127,7 +127,6 @@ class GkeCluster(pulumi.ComponentResource):
     ):
         super().__init__("gke-gpu-serving:cluster:GkeCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.args = args
         self.workload_pool = workload_pool(args.project)
         self.resource = None
         self.node_service_account = None

@@ -591,15 +591,32 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
     return problems
 
 
+def _repeats(values: list[str]) -> dict[int, int]:
+    """For every value seen before: its position -> the position it first appeared at."""
+    first: dict[str, int] = {}
+    repeats: dict[int, int] = {}
+    for i, value in enumerate(values):
+        if value in first:
+            repeats[i] = first[value]
+        else:
+            first[value] = i
+    return repeats
+
+
 def _storage_checks(cfg: StackConfig) -> list[Problem]:
     problems: list[Problem] = []
     keys = [b.name for b in cfg.storage.buckets]
     known = ", ".join(keys) or "none declared"
+    repeated = _repeats(keys)
     for i, bucket in enumerate(cfg.storage.buckets):
         at = ("storage", "buckets", i)
-        if keys.index(bucket.name) != i:
+        if i in repeated:
             problems.append(
-                Problem((*at, "name"), bucket.name, "repeats an earlier bucket key; bucket keys must be unique")
+                Problem(
+                    (*at, "name"),
+                    bucket.name,
+                    f"repeats storage.buckets[{repeated[i]}].name; bucket keys must be unique",
+                )
             )
         if bucket.force_destroy and cfg.environment != "dev":
             problems.append(
@@ -650,18 +667,18 @@ def _storage_checks(cfg: StackConfig) -> list[Problem]:
                             f"is not a bucket key of storage.buckets (declared: {known}); fix the key or declare the bucket",
                         )
                     )
-    seen: dict[tuple[str, str], str] = {}
-    for owner, ns, ksa in identity_subjects(cfg):
-        if (ns, ksa) in seen and seen[(ns, ksa)] != owner:
+    subjects = identity_subjects(cfg)
+    for i, first in _repeats([f"{ns}/{ksa}" for _, ns, ksa in subjects]).items():
+        owner, ns, ksa = subjects[i]
+        if subjects[first][0] != owner:
             problems.append(
                 Problem(
                     ("models",),
                     ksa,
-                    f"Kubernetes service account {ns}/{ksa} is used by both {seen[(ns, ksa)]} and {owner}; "
+                    f"Kubernetes service account {ns}/{ksa} is used by both {subjects[first][0]} and {owner}; "
                     "each workload needs its own so each maps to exactly one identity",
                 )
             )
-        seen.setdefault((ns, ksa), owner)
     return problems
 
 
@@ -675,8 +692,8 @@ def identity_subjects(cfg: StackConfig) -> list[tuple[str, str, str]]:
 
 def _pool_checks(cfg: StackConfig) -> list[Problem]:
     problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    seen_gke: dict[str, int] = {}
+    repeated_name = _repeats([p.name for p in cfg.gpu_pools])
+    repeated_gke = _repeats([p.gke_name for p in cfg.gpu_pools])
     for i, pool in enumerate(cfg.gpu_pools):
         at = ("gpuPools", i)
         bad = catalog.check_pairing(pool.accelerator, pool.machine_type, pool.gpus_per_node)
@@ -712,39 +729,34 @@ def _pool_checks(cfg: StackConfig) -> list[Problem]:
                         f"{acc.display} is not offered in zone {zone} of {cfg.region}; use {where}",
                     )
                 )
-        if pool.name in seen:
+        if i in repeated_name:
             problems.append(
                 Problem(
-                    (*at, "name"), pool.name, f"repeats gpuPools[{seen[pool.name]}].name; pool names must be unique"
+                    (*at, "name"), pool.name, f"repeats gpuPools[{repeated_name[i]}].name; pool names must be unique"
                 )
             )
-        seen.setdefault(pool.name, i)
-        if pool.gke_name in seen_gke and seen_gke[pool.gke_name] != i:
+        if i in repeated_gke:
             problems.append(
                 Problem(
                     at,
                     pool.gke_name,
-                    f"holds the same hardware as gpuPools[{seen_gke[pool.gke_name]}] (both would be "
+                    f"holds the same hardware as gpuPools[{repeated_gke[i]}] (both would be "
                     f"named {pool.gke_name}); merge them or change spot/sharing",
                 )
             )
-        seen_gke.setdefault(pool.gke_name, i)
     return problems
 
 
 def _model_checks(cfg: StackConfig) -> list[Problem]:
     problems: list[Problem] = []
-    seen: dict[str, int] = {}
+    repeated = _repeats([m.name for m in cfg.models])
     for i, model in enumerate(cfg.models):
         at = ("models", i)
         acc = catalog.ACCELERATORS[model.gpu.type]
-        if model.name in seen:
+        if i in repeated:
             problems.append(
-                Problem(
-                    (*at, "name"), model.name, f"repeats models[{seen[model.name]}].name; model names must be unique"
-                )
+                Problem((*at, "name"), model.name, f"repeats models[{repeated[i]}].name; model names must be unique")
             )
-        seen.setdefault(model.name, i)
         if model.replicas.min > model.replicas.max:
             problems.append(
                 Problem(

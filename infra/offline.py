@@ -53,7 +53,7 @@ class Captured:
 
     @property
     def is_kubernetes(self) -> bool:
-        return self.custom and self.type.startswith("kubernetes:") and not self.type.startswith("pulumi:providers")
+        return self.custom and self.type.startswith("kubernetes:")
 
 
 @dataclass

@@ -278,6 +278,11 @@ def test_unprotected_prod_bucket_is_rejected():
     assert line.startswith(f"{NS}:storage.buckets[0].protect")
 
 
+def test_duplicate_bucket_keys_are_rejected():
+    (line,) = _lines(raw_with(storage={"buckets": [{"name": "models"}, {"name": "models"}]}))
+    assert line.startswith(f"{NS}:storage.buckets[1].name") and "repeats storage.buckets[0].name" in line
+
+
 def test_two_workloads_sharing_one_ksa_is_rejected():
     raw = raw_with()
     raw["models"].append({**raw["models"][0], "name": "t5-base", "serviceAccount": {"name": "t5-small"}})
