@@ -928,11 +928,12 @@ def raw_from_pulumi() -> dict[str, Any]:
     for full_key, value in merged.items():
         ns, _, key = full_key.partition(":")
         if ns == NAMESPACE or (ns == "gcp" and key in GCP_KEYS):
-            values[key] = _decode(value)
+            values[key] = decode_value(value)
     return values
 
 
-def _decode(value: Any) -> Any:
+def decode_value(value: Any) -> Any:
+    """A config value as the engine passes it (a string; JSON for structures) back to data."""
     if not isinstance(value, str):
         return value
     stripped = value.strip()

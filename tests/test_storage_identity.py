@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from infra import config, identity, storage
@@ -292,4 +290,4 @@ def test_two_workloads_sharing_one_ksa_is_rejected():
 def _raw_of(stack: str) -> dict:
     """A stack file's config as the raw tree ``config.parse`` takes."""
     cfg, _ = read_stack_config(stack)
-    return {k.split(":", 1)[1]: (json.loads(v) if v[:1] in "[{" else v) for k, v in cfg.items()}
+    return {k.split(":", 1)[1]: config.decode_value(v) for k, v in cfg.items()}
