@@ -1,0 +1,146 @@
+"""Teardown gate: may ``pulumi destroy`` run on this stack?
+
+    python -m infra.teardown --stack prod [--confirm prod]
+
+GKE clusters are created with ``deletion_protection`` (the provider defaults it to true), and
+the provider refuses to delete a protected cluster: a ``pulumi destroy`` against such a stack
+deletes everything it can, then stops half-way with the cluster still running and billing
+GPUs. The flag lives in the stack's config (``gke-gpu-serving:cluster.deletionProtection``) and
+only takes effect once a ``pulumi up`` has applied it, so turning it off is a reviewed change
+to ``Pulumi.<stack>.yaml``, not a switch in the destroy workflow.
+
+This gate reads the committed stack file and allows a destroy only when that flag is
+explicitly ``false``. Anything else (true, unset, an unreadable value) is a refusal with the
+steps that make the destroy possible. It deliberately has no override: the way to destroy prod
+is the config change, reviewed and deployed like any other. ``--confirm`` checks the typed
+confirmation of the destroy workflow, so the whole decision is one tested function.
+
+It imports no Pulumi code: it only reads YAML, so it answers in milliseconds and cannot be
+affected by the program it guards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+NAMESPACE = "gke-gpu-serving"
+CLUSTER_KEY = f"{NAMESPACE}:cluster"
+FLAG_PATH = f"{CLUSTER_KEY}.deletionProtection"
+
+# Pulumi stack names: letters, digits, '-', '_', '.'; anything else is not a file we should open.
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+EXIT_ALLOWED = 0
+EXIT_REFUSED = 1
+EXIT_ERROR = 2
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the stack may be destroyed, and the sentence that explains it to the operator."""
+
+    stack: str
+    allowed: bool
+    reason: str
+
+
+def _is_false(value: Any) -> bool:
+    """Only an explicit false counts: ``pulumi config set --path`` may store it as a string."""
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
+
+
+def decide(stack: str, stack_doc: Mapping[str, Any] | None) -> Decision:
+    """The gate's decision for ``stack`` given its parsed ``Pulumi.<stack>.yaml``.
+
+    Pure: no I/O, so every branch is tested directly.
+    """
+    config = (stack_doc or {}).get("config") or {}
+    environment = config.get(f"{NAMESPACE}:environment", stack)
+    cluster = config.get(CLUSTER_KEY)
+    cluster = cluster if isinstance(cluster, Mapping) else {}
+    value = cluster.get("deletionProtection")
+    mode = cluster.get("mode")
+
+    if _is_false(value):
+        note = ""
+        if environment == "prod":
+            note = (
+                " Protected, retained resources (prod's buckets) are skipped by the destroy and stay, with their data."
+            )
+        if mode == "existing":
+            note += " The cluster is an existing one: destroy removes what the stack put on it, never the cluster."
+        return Decision(stack, True, f"stack '{stack}': {FLAG_PATH} is false; destroy may run.{note}")
+
+    shown = "not set (the provider then defaults to true)" if value is None else json.dumps(value)
+    steps = (
+        f"To destroy it: set {FLAG_PATH} to false in Pulumi.{stack}.yaml, merge that change and let "
+        f"`pulumi up` apply it (deploy.yml does on main, or run `pulumi up -s {stack}`), then run the "
+        "destroy again."
+    )
+    if environment == "prod":
+        steps += (
+            " Prod's buckets are protected and retained: they survive the destroy either way, and are "
+            "removed only by hand."
+        )
+    return Decision(stack, False, f"stack '{stack}' refuses teardown: {FLAG_PATH} is {shown}. {steps}")
+
+
+def confirmation_problem(stack: str, confirmation: str | None) -> str | None:
+    """Why the typed confirmation does not authorise destroying ``stack``, or None if it does."""
+    if confirmation is None:
+        return None
+    if confirmation != stack:
+        return (
+            f"confirmation {confirmation!r} does not match the stack name {stack!r}; "
+            "type the stack name exactly to destroy it"
+        )
+    return None
+
+
+def load(stack: str, project_dir: Path = PROJECT_DIR) -> Mapping[str, Any]:
+    """The parsed stack file; FileNotFoundError names the stacks that do exist."""
+    if not STACK_NAME.fullmatch(stack) or stack.startswith("."):
+        raise ValueError(f"{stack!r} is not a stack name (letters, digits, '-', '_', '.')")
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack file {path.name}; known stacks: {', '.join(known) or 'none'}")
+    doc = yaml.safe_load(path.read_text())
+    if doc is not None and not isinstance(doc, Mapping):
+        raise ValueError(f"{path.name} is not a YAML mapping")
+    return doc or {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.teardown", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--confirm", metavar="NAME", help="typed confirmation; must equal the stack name")
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    problem = confirmation_problem(args.stack, args.confirm)
+    if problem:
+        print(f"refused: {problem}", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        doc = load(args.stack, args.project_dir)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    decision = decide(args.stack, doc)
+    print(decision.reason, file=sys.stdout if decision.allowed else sys.stderr)
+    return EXIT_ALLOWED if decision.allowed else EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
