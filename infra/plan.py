@@ -1,27 +1,34 @@
 """Offline plan: what a stack would create, without a cloud account, credentials or Pulumi CLI.
 
-    python -m infra.plan --stack dev [--render DIR]
+    python -m infra.plan --stack dev [--stack prod ...] [--render DIR] [--save FILE]
+                         [--diff OLD.json] [--format text|markdown] [--color]
 
 Runs ``__main__.py`` under the Pulumi SDK's mock runtime with the config of
 ``Pulumi.<stack>.yaml`` (see :mod:`infra.offline`) and prints every resource it would register,
-grouped by component, with the properties an operator checks first, then the stack outputs and
-a count summary. ``--render DIR`` also writes every Kubernetes object as YAML. Values a provider
-computes (endpoints, emails, random suffixes) are mock values; ``secure:`` config values are
-never decrypted. A bad config prints the validation message and exits 2, with no traceback.
+grouped by component, with the properties an operator checks first, then the stack outputs, the
+cost estimate (:mod:`infra.cost`) and a count summary. ``--render DIR`` also writes every
+Kubernetes object as YAML. ``--save FILE`` writes the plans of all requested stacks as one JSON
+document with secrets redacted; ``--diff OLD.json`` prints what changes against such a file
+(replacements first) and the cost delta; ``--format markdown`` prints one pull-request comment
+(:mod:`infra.plan_diff`, :mod:`infra.plan_report`). Values a provider computes (endpoints,
+emails, random suffixes) are mock values; ``secure:`` config values are never decrypted. A bad
+config prints the validation message and exits 2, with no traceback; a diff exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import yaml
 
-from infra import offline
+from infra import cost, offline, plan_diff, plan_report
 from infra.offline import Capture, Captured
 
 EXIT_CONFIG = 2
@@ -149,8 +156,8 @@ def _fmt(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in values.items() if v not in (None, "", [], {}))
 
 
-def render_text(stack: str, capture: Capture) -> str:
-    """The human-readable plan."""
+def render_text(stack: str, capture: Capture, cost_lines: Sequence[str] = ()) -> str:
+    """The human-readable plan; ``cost_lines`` (the estimate) go just before the summary."""
     lines = [
         f"Offline plan of stack '{stack}' (mock runtime: no cloud calls; provider-computed values are placeholders)",
         "",
@@ -189,6 +196,8 @@ def render_text(stack: str, capture: Capture) -> str:
         else:
             lines.append(f"  {key}: {value}")
     lines.append("")
+    if cost_lines:
+        lines.extend([*cost_lines, ""])
     custom = [r for r in capture.resources if r.custom]
     counts = Counter(r.type.rsplit(":", 1)[-1] for r in custom)
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
@@ -239,26 +248,92 @@ def render_manifests(capture: Capture, out_dir: Path) -> list[Path]:
     return written
 
 
+def describe(res: Captured) -> str:
+    """One line of highlights, shared by the plan, the diff and the pull-request comment."""
+    return _fmt(highlights(res))
+
+
+def _use_color(forced: bool) -> bool:
+    """ANSI colours when asked for, or when stdout is a terminal and NO_COLOR is unset."""
+    return forced or (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--stack",
+        action="append",
+        required=True,
+        metavar="STACK",
+        help="stack name: reads Pulumi.<stack>.yaml; repeat for several stacks",
+    )
     parser.add_argument("--render", metavar="DIR", type=Path, help="also write every Kubernetes object as YAML to DIR")
+    parser.add_argument(
+        "--save", metavar="FILE", type=Path, help="write the plans of all stacks as one JSON document, secrets redacted"
+    )
+    parser.add_argument(
+        "--diff",
+        metavar="OLD.json",
+        type=Path,
+        help="compare with a plan written by --save: replacements first, then updates, creates, deletes, cost delta",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "markdown"), default="text", help="markdown: one pull-request comment"
+    )
+    parser.add_argument("--color", action="store_true", help="ANSI colours even when stdout is not a terminal")
     parser.add_argument("--project-dir", type=Path, default=offline.PROJECT_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    try:
-        capture = offline.run_stack(args.stack, args.project_dir)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except pulumi.RunError as exc:
-        print(f"stack '{args.stack}': {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    print(render_text(args.stack, capture))
+    baseline = None
+    if args.diff:
+        try:
+            baseline = plan_diff.load(args.diff)
+        except plan_diff.PlanFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+
+    captures: dict[str, Capture] = {}
+    plans: dict[str, plan_diff.StackPlan] = {}
+    errors: dict[str, str] = {}
+    for stack in dict.fromkeys(args.stack):
+        try:
+            capture = offline.run_stack(stack, args.project_dir)
+        except FileNotFoundError as exc:
+            errors[stack] = str(exc)
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        except pulumi.RunError as exc:
+            errors[stack] = str(exc)
+            print(f"stack '{stack}': {exc}", file=sys.stderr)
+            continue
+        captures[stack] = capture
+        config_map, _ = offline.read_stack_config(stack, args.project_dir)
+        plans[stack] = plan_diff.snapshot(capture, cost.estimate(plan_diff.stack_config_of(config_map)))
+    document = plan_diff.normalized(plan_diff.PlanDocument(stacks=plans))
+
+    if args.save:
+        plan_diff.save(document, args.save)
+        print(f"Saved the plan of {len(plans)} stack(s) to {args.save}", file=sys.stderr)
+    if args.format == "markdown":
+        diffs = plan_diff.diff_documents(document, baseline)
+        print(plan_report.render_markdown(diffs, describe, args.diff.name if args.diff else None, errors))
+    elif args.diff:
+        color = _use_color(args.color)
+        texts = [
+            plan_report.render_text(d, describe, args.diff.name, color)
+            for d in plan_diff.diff_documents(document, baseline)
+        ]
+        if texts:
+            print("\n\n".join(texts))
+    elif captures:
+        texts = [render_text(stack, captures[stack], cost.render_lines(plans[stack].cost)) for stack in captures]
+        print("\n\n".join(texts))
     if args.render:
-        written = render_manifests(capture, args.render)
-        print(f"Rendered {len(written)} Kubernetes objects to {args.render}/")
-    return 0
+        for stack, capture in captures.items():
+            out_dir = args.render if len(captures) == 1 else args.render / stack
+            written = render_manifests(capture, out_dir)
+            print(f"Rendered {len(written)} Kubernetes objects to {out_dir}/")
+    return EXIT_CONFIG if errors else 0
 
 
 if __name__ == "__main__":
