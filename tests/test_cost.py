@@ -1,0 +1,177 @@
+"""The cost estimate: pure functions of a config and a price table, checked against hand sums.
+
+Most tests use a small synthetic table with round numbers, so each expected figure can be
+worked out on paper; the last ones pin the example stacks against the real, dated table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from infra import config, cost, offline
+from infra.cost import PriceTable
+from infra.plan_diff import stack_config_of
+from tests.conftest import base_raw, raw_with
+
+TABLE = PriceTable.model_validate(
+    {
+        "snapshot_date": "2026-01-01",
+        "region": "us-central1",
+        "currency": "USD",
+        "sources": [{"covers": "all", "name": "hand-made test table", "url": "https://example.invalid"}],
+        "cluster_fee_per_hour": 0.10,
+        "free_tier_monthly_credit": 74.40,
+        "machines": {
+            "e2-standard-4": {"on_demand": 0.20, "spot": 0.05},
+            "n1-standard-8": {"on_demand": 0.50, "spot": 0.10},
+            "g2-standard-8": {"on_demand": 0.30, "spot": 0.12},
+        },
+        "accelerators": {
+            "nvidia-tesla-t4": {"on_demand": 0.40, "spot": 0.20},
+            "nvidia-l4": {"on_demand": 0.60, "spot": 0.25},
+        },
+        "autopilot_gpu_pods": {
+            "nvidia-l4": {"gpu": 1.00, "vcpu": 0.05, "memory_gib": 0.01},
+            "nvidia-tesla-t4": {"gpu": 0.50, "vcpu": 0.04, "memory_gib": 0.005},
+        },
+    }
+)
+
+
+def _standard(**pool_changes) -> config.StackConfig:
+    pool = {**base_raw()["gpuPools"][0], **pool_changes}
+    cluster = {**base_raw()["cluster"], "systemPool": {"machineType": "e2-standard-4", "minNodes": 1, "maxNodes": 2}}
+    return config.parse(raw_with(cluster=cluster, gpuPools=[pool]))
+
+
+def _autopilot(**model_changes) -> config.StackConfig:
+    model = {
+        "name": "llm",
+        "server": "vllm",
+        "gpu": {"type": "nvidia-l4", "count": 1},
+        "source": "hf://org/model",
+        "replicas": {"min": 1, "max": 3},
+        "resources": {"cpu": "4", "memory": "16Gi"},
+        **model_changes,
+    }
+    return config.parse(
+        raw_with(
+            cluster={"mode": "autopilot", "location": "us-central1", "deletionProtection": False},
+            gpuPools=[],
+            models=[model],
+            storage={"buckets": []},
+        )
+    )
+
+
+def test_price_table_names_its_date_and_sources():
+    table = cost.load_prices()
+    assert table.snapshot_date <= dt.date.today()
+    assert table.sources and all(s.name and s.url.startswith("https://") for s in table.sources)
+
+
+def test_gpu_node_is_machine_plus_each_gpu():
+    pool = _standard(gpusPerNode=2, machineType="n1-standard-8").gpu_pools[0]
+    assert cost.gpu_node_hourly(pool, TABLE) == pytest.approx(0.50 + 2 * 0.40)
+
+
+def test_spot_pool_uses_spot_rates_for_machine_and_gpu():
+    pool = _standard(spot=True).gpu_pools[0]
+    assert cost.gpu_node_hourly(pool, TABLE) == pytest.approx(0.10 + 0.20)
+
+
+def test_standard_stack_min_and_max_are_hand_sums():
+    # fee 0.10 + system 1..2 x 0.20 + GPU pool 0..2 x (0.50 + 0.40)
+    est = cost.estimate(_standard(), TABLE)
+    assert (est.hourly_min, est.hourly_max) == pytest.approx((0.30, 0.10 + 0.40 + 1.80))
+    assert (est.monthly_min, est.monthly_max) == pytest.approx((219.00, 1679.00))
+
+
+def test_regional_pool_counts_are_totals_not_per_zone():
+    zonal = cost.estimate(_standard(), TABLE)
+    regional = cost.estimate(
+        config.parse(
+            raw_with(
+                cluster={"mode": "standard", "location": "us-central1", "deletionProtection": False},
+                gpuPools=[{**base_raw()["gpuPools"][0], "nodeLocations": ["us-central1-a", "us-central1-b"]}],
+            )
+        ),
+        TABLE,
+    )
+    pool_line = next(line for line in regional.lines if line.item == "GPU pool t4")
+    assert pool_line.hourly_max == pytest.approx(2 * 0.90)
+    assert [x.hourly_max for x in zonal.lines if x.item == "GPU pool t4"] == [pool_line.hourly_max]
+
+
+def test_autopilot_prices_each_model_per_replica_from_its_requests():
+    # per pod: 1 GPU x 1.00 + 4 vCPU x 0.05 + 16 GiB x 0.01 = 1.36; replicas 1..3
+    lines = cost.autopilot_models(_autopilot(), TABLE)
+    assert [(x.hourly_min, x.hourly_max) for x in lines] == [pytest.approx((1.36, 4.08))]
+
+
+def test_autopilot_stack_has_fee_and_no_pools():
+    est = cost.estimate(_autopilot(), TABLE)
+    assert [x.item for x in est.lines] == ["GKE cluster fee", "Autopilot pods llm"]
+
+
+def test_existing_standard_cluster_costs_nothing_here():
+    cfg = config.parse(
+        raw_with(
+            cluster={"mode": "existing", "location": "us-central1-a", "name": "theirs"},
+            gpuPools=[],
+            models=[],
+        )
+    )
+    est = cost.estimate(cfg, TABLE)
+    assert (est.lines, est.monthly_max) == ((), 0)
+
+
+def test_existing_autopilot_cluster_prices_pods_but_no_fee():
+    cfg = config.parse(
+        raw_with(
+            cluster={"mode": "existing", "location": "us-central1", "name": "theirs", "existingAutopilot": True},
+            gpuPools=[],
+            models=[_autopilot().models[0].model_dump(by_alias=True, exclude_none=True)],
+            storage={"buckets": []},
+        )
+    )
+    assert [x.item for x in cost.estimate(cfg, TABLE).lines] == ["Autopilot pods llm"]
+
+
+def test_machine_without_a_price_is_listed_and_left_out_of_totals():
+    est = cost.estimate(_standard(machineType="n1-standard-4"), TABLE)
+    assert est.unpriced == ("machine type n1-standard-4 (add it to infra/data/prices.yaml)",)
+    assert est.hourly_max == pytest.approx(0.10 + 0.40)
+
+
+def test_other_region_is_not_priced_with_this_table():
+    cfg = config.parse(
+        raw_with(
+            region="europe-west4",
+            cluster={"mode": "standard", "location": "europe-west4-b", "deletionProtection": False},
+        )
+    )
+    est = cost.estimate(cfg, TABLE)
+    assert (est.lines, est.complete) == ((), False)
+
+
+def test_signed_money_shows_direction():
+    assert [cost.signed_money(v) for v in (277.4, -3.5, 0.001)] == ["+$277.40", "-$3.50", "$0.00"]
+
+
+# Expected figures, worked by hand from infra/data/prices.yaml (2026-11-22, us-central1):
+#   dev:     min 0.10 + 0.13402 = 0.23402/h;  max 0.10 + 2x0.13402 + 3x(0.0963+0.14) = 1.07694/h
+#   staging: per pod t5-small 0.56004 + 3x0.024988 + 16x0.002927 = 0.681836, x1..3;
+#            mistral-7b 0.56004 + 8x0.024988 + 30x0.002927 = 0.847754, x1..2; fee 0.10
+#   prod:    min 0.10 + 0.13402 + (0.38+0.35) + (0.29358+0.56004) = 1.81764/h
+#            max 0.10 + 4x0.13402 + 6x0.73 + 6x0.85362 = 10.13780/h
+@pytest.mark.parametrize(
+    ("stack", "monthly_min", "monthly_max"),
+    [("dev", 170.83, 786.17), ("staging", 1189.60, 2803.94), ("prod", 1326.88, 7400.59)],
+)
+def test_example_stacks_cost_what_the_table_says(stack, monthly_min, monthly_max):
+    config_map, _ = offline.read_stack_config(stack)
+    est = cost.estimate(stack_config_of(config_map))
+    assert (est.monthly_min, est.monthly_max) == (monthly_min, monthly_max)
