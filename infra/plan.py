@@ -332,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         for stack, capture in captures.items():
             out_dir = args.render if len(captures) == 1 else args.render / stack
             written = render_manifests(capture, out_dir)
-            print(f"Rendered {len(written)} Kubernetes objects to {out_dir}/")
+            # A markdown comment on stdout stays clean: the note goes to stderr then.
+            note = sys.stderr if args.format == "markdown" else sys.stdout
+            print(f"Rendered {len(written)} Kubernetes objects to {out_dir}/", file=note)
     return EXIT_CONFIG if errors else 0
 
 

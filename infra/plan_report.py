@@ -207,9 +207,7 @@ def _fit(body: list[str], budget: int, stack: str) -> list[str]:
     return [*kept, "", note.format(n=len(body) - len(kept))]
 
 
-def _summary_row(diff: StackDiff, error: str | None = None) -> str:
-    if error is not None:
-        return f"| `{diff.stack}` | config error | | | | | | | |"
+def _summary_row(diff: StackDiff) -> str:
     replace = diff.count("replace")
     replace_cell = f"**{replace}** :warning:" if replace else "0"
     cost_min = cost_max = delta_min = delta_max = "n/a"
