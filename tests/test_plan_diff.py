@@ -151,6 +151,13 @@ def test_force_new_fields(type_token, path, replaces):
     assert plan_diff.forces_replacement(type_token, path) is replaces
 
 
+def test_every_cloud_resource_type_of_the_examples_has_force_new_fields(any_stack):
+    _, capture = any_stack
+    types = {r.type for r in capture.resources if r.custom and r.type.startswith(("gcp:", "random:"))}
+    missing = sorted(t for t in types if not plan_diff.force_new_paths(t))
+    assert missing == [], f"add the provider's force-new fields of {missing} to FORCE_NEW in infra/plan_diff.py"
+
+
 def test_ignored_changes_are_not_reported():
     old = _res("gcp:container/nodePool:NodePool", initialNodeCount=1, location="us-central1")
     new = old.model_copy(
