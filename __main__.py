@@ -2,6 +2,7 @@
 
 import pulumi
 
+import workloads
 from infra import config, platform
 
 try:
@@ -10,5 +11,7 @@ except config.ConfigError as exc:
     # RunError: Pulumi prints the message alone, without a Python traceback.
     raise pulumi.RunError(f"invalid stack configuration:\n{exc}") from None
 
-for key, value in platform.build(cfg).exports().items():
+built = platform.build(cfg)
+served = workloads.build(cfg, built)
+for key, value in {**built.exports(), **served.exports()}.items():
     pulumi.export(key, value)

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -344,6 +344,9 @@ class ServiceAccountRef(_Model):
 class ModelGpu(_Model):
     type: AcceleratorName
     count: int = Field(ge=1, le=8)
+    # Autopilot only: pin the GKE-managed driver branch with the
+    # cloud.google.com/gke-gpu-driver-version node selector (on Standard the pool decides).
+    driver_version: Literal["default", "latest"] | None = None
 
 
 class Replicas(_Model):
@@ -351,16 +354,87 @@ class Replicas(_Model):
     max: int = Field(1, ge=1)
 
 
+def _quantity_field(value: str) -> str:
+    parse_quantity(value)
+    return value
+
+
 class Resources(_Model):
     cpu: str = "4"
     memory: str = "16Gi"
     ephemeral_storage: str = "20Gi"
 
-    @field_validator("cpu", "memory", "ephemeral_storage")
-    @classmethod
-    def _quantity(cls, value: str) -> str:
-        parse_quantity(value)
-        return value
+    _check = field_validator("cpu", "memory", "ephemeral_storage")(_quantity_field)
+
+
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+
+
+class ServiceConfig(_Model):
+    """How a workload is exposed. ClusterIP unless asked; a LoadBalancer is internal unless asked."""
+
+    type: ServiceType | None = Field(None, description="default: NodePort for the predictor, else ClusterIP")
+    internal: bool = Field(True, description="LoadBalancer: an internal passthrough load balancer")
+    allow_in_prod: bool = Field(False, description="the explicit flag a LoadBalancer needs in prod")
+    allow_from: tuple[str, ...] = Field((), description="CIDRs outside the namespace that may connect")
+
+    _check_cidrs = field_validator("allow_from")(lambda values: tuple(_cidr(v) for v in values))
+
+
+class TorchServeOptions(_Model):
+    """TorchServe (seed 000): config.properties values the stack renders into a ConfigMap."""
+
+    model_store: Literal["image", "bucket"] = Field(
+        "image", description="image: .mar files baked into the image; bucket: the model source via GCS FUSE"
+    )
+    job_queue_size: int = Field(1000, ge=1)
+    netty_threads: int = Field(32, ge=1)
+    install_py_dep_per_model: bool = True
+
+
+class TritonOptions(_Model):
+    """Triton (seeds 002, 003): server flags passed through."""
+
+    repository: Literal["gcs", "fuse"] = Field(
+        "gcs", description="gcs: Triton reads gs:// itself; fuse: a read-only GCS FUSE mount"
+    )
+    model_control_mode: Literal["none", "poll", "explicit"] = "none"
+    load_models: tuple[str, ...] = Field((), description="explicit mode: models loaded at start")
+    repository_poll_secs: int = Field(30, ge=1)
+    default_max_batch_size: int | None = Field(None, ge=0)
+    backend_config: tuple[str, ...] = Field(
+        (), description="--backend-config values, e.g. onnxruntime,enable-global-threadpool=1"
+    )
+    exit_timeout_secs: int = Field(30, ge=1, le=600)
+
+
+class VllmOptions(_Model):
+    """vLLM OpenAI-compatible server (seed 004)."""
+
+    tensor_parallel_size: int | None = Field(None, ge=1, description="must equal gpu.count (default)")
+    max_model_len: int | None = Field(None, ge=1)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    dtype: Literal["auto", "half", "float16", "bfloat16"] = "auto"
+    max_num_seqs: int | None = Field(None, ge=1)
+    served_model_name: str | None = None
+
+
+class PredictorOptions(_Model):
+    """The LLM-pipeline predictor (seed 001). Its environment contract maps onto config:
+
+    GPU_COUNT_PER_MODEL -> gpu.count, MODEL_SOURCE_PATH -> source, MODEL_NAME -> name,
+    KSA_NAME -> serviceAccount, POD_MEMORY_LIMIT -> resources.memory (default 16Gi),
+    INFERENCING_IMAGE_TAG -> predictor.imageTag, USE_FASTER_TRANSFORMER ->
+    predictor.fasterTransformer, CONVERTED_MODEL_UPLOAD_PATH -> predictor.convertedModelUploadPath.
+    """
+
+    image_tag: str = Field("release", description="INFERENCING_IMAGE_TAG (seed 001 default: release)")
+    faster_transformer: bool = Field(False, description="USE_FASTER_TRANSFORMER")
+    converted_model_upload_path: str | None = Field(None, description="CONVERTED_MODEL_UPLOAD_PATH")
+    converter: str | None = Field(None, description="storage.access workload the conversion Job runs as")
+
+    _check_path = field_validator("converted_model_upload_path")(lambda v: v if v is None else _gs(v))
+    conversion_deadline_seconds: int = Field(3600, ge=300, le=86_400)
 
 
 class ModelConfig(_Model):
@@ -372,6 +446,16 @@ class ModelConfig(_Model):
     replicas: Replicas = Replicas()
     resources: Resources = Resources()
     service_account: ServiceAccountRef | None = None
+    service: ServiceConfig = ServiceConfig()
+    shm_size: str | None = Field(None, description="/dev/shm size limit; default per server")
+    startup_seconds: int | None = Field(None, ge=30, le=7200, description="model load budget; default per server")
+    run_as_user: int = Field(1000, ge=1, description="non-root UID the server runs as")
+    torchserve: TorchServeOptions | None = None
+    triton: TritonOptions | None = None
+    vllm: VllmOptions | None = None
+    predictor: PredictorOptions | None = None
+
+    _check_shm = field_validator("shm_size")(lambda v: v if v is None else _quantity_field(v))
 
     @field_validator("name")
     @classmethod
@@ -388,16 +472,115 @@ class ModelConfig(_Model):
     @property
     def bucket_ref(self) -> str | None:
         """``{key}`` of a ``gs://{key}/...`` source, or None."""
-        m = re.match(r"^gs://\{([^}]*)\}(/|$)", self.source)
-        return m.group(1) if m else None
+        return bucket_ref(self.source)
+
+    @property
+    def service_type(self) -> str:
+        if self.service.type:
+            return self.service.type
+        return "NodePort" if self.server == "predictor" else "ClusterIP"
+
+    @property
+    def options(self) -> TorchServeOptions | TritonOptions | VllmOptions | PredictorOptions:
+        """The server's option block, defaults when the stack sets none."""
+        given = getattr(self, self.server)
+        if given is not None:
+            return given
+        return {
+            "torchserve": TorchServeOptions,
+            "triton": TritonOptions,
+            "vllm": VllmOptions,
+            "predictor": PredictorOptions,
+        }[self.server]()
 
     @field_validator("source")
     @classmethod
     def _source(cls, value: str) -> str:
-        if not re.match(r"^(gs|hf)://[^/\s]+(/\S*)?$", value):
-            raise ValueError(
-                f"{value!r} is neither a gs:// nor an hf:// URI; use gs://{{bucket}}/path or hf://org/model"
-            )
+        return _gs_or_hf(value)
+
+
+def _gs_or_hf(value: str) -> str:
+    if not re.match(r"^(gs|hf)://[^/\s]+(/\S*)?$", value):
+        raise ValueError(f"{value!r} is neither a gs:// nor an hf:// URI; use gs://{{bucket}}/path or hf://org/model")
+    return value
+
+
+def _gs(value: str) -> str:
+    if not re.match(r"^gs://[^/\s]+(/\S*)?$", value):
+        raise ValueError(f"{value!r} is not a gs:// URI; use gs://{{bucket}}/path or gs://bucket-name/path")
+    return value
+
+
+def bucket_ref(uri: str) -> str | None:
+    """``{key}`` of a ``gs://{key}/...`` URI, or None."""
+    m = re.match(r"^gs://\{([^}]*)\}(/|$)", uri)
+    return m.group(1) if m else None
+
+
+class ConversionConfig(_Model):
+    """A one-shot Job that reads a model and writes a converted one (seeds 001 and 002)."""
+
+    name: str
+    model: str | None = Field(None, description="served model whose Deployment waits for this Job")
+    workload: str = Field(description="storage.access workload (the writer identity) the Job runs as")
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = Field((), description="may use $(SOURCE_URI) and $(DESTINATION_URI)")
+    source: str
+    destination: str
+    gpu: ModelGpu | None = None
+    resources: Resources = Resources()
+    backoff_limit: int = Field(2, ge=0, le=6)
+    active_deadline_seconds: int = Field(3600, ge=60, le=86_400)
+
+    _check_source = field_validator("source")(_gs_or_hf)
+    _check_destination = field_validator("destination")(_gs)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _dns_name(value, MODEL_NAME_MAX, "conversion name")
+
+
+class WebappConfig(_Model):
+    """Seed 000's fastdash front end: a CPU Deployment calling a TorchServe model."""
+
+    model: str = Field(description="the torchserve model it calls")
+    image: str
+    replicas: int = Field(1, ge=1, le=10)
+    port: int = Field(8050, ge=1024, le=65535)
+    resources: Resources = Resources(cpu="250m", memory="512Mi", ephemeral_storage="1Gi")
+    service: ServiceConfig = ServiceConfig()
+    run_as_user: int = Field(1000, ge=1)
+
+
+LOADTEST_MAX_USERS = 200
+LOADTEST_MAX_RATE = 500
+LOADTEST_MAX_SECONDS = 3600
+LOCUST_IMAGE = "locustio/locust:2.32.4"
+
+
+class LoadTestConfig(_Model):
+    """An opt-in, bounded load generator Job (seeds 002, 003): fixed rate, fixed duration."""
+
+    enabled: bool = False
+    model: str
+    run: int = Field(1, ge=1, description="bump to run the Job again (its name changes)")
+    users: int = Field(10, ge=1, le=LOADTEST_MAX_USERS)
+    requests_per_second: float = Field(5, gt=0, le=LOADTEST_MAX_RATE)
+    duration_seconds: int = Field(300, ge=30, le=LOADTEST_MAX_SECONDS)
+    image: str = LOCUST_IMAGE
+    path: str | None = Field(None, description="request path; default per server ({model} is replaced)")
+    body: str | None = Field(None, description="JSON request body; default per server (required for triton)")
+
+    @field_validator("body")
+    @classmethod
+    def _json(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"is not JSON ({exc.msg}); give the request body as a JSON string") from None
         return value
 
 
@@ -416,6 +599,10 @@ class StackConfig(_Model):
     storage: StorageConfig = StorageConfig()
     identity: IdentityConfig = IdentityConfig()
     registry: RegistryConfig = RegistryConfig()
+    conversions: tuple[ConversionConfig, ...] = ()
+    webapp: WebappConfig | None = None
+    load_test: LoadTestConfig | None = None
+    hf_token: SecretStr | None = Field(None, description="Hugging Face token; set with pulumi config set --secret")
 
     @field_validator("name_prefix")
     @classmethod
@@ -469,9 +656,69 @@ class StackConfig(_Model):
     def retain_bucket(self, bucket: BucketConfig) -> bool:
         return bucket.retain_on_delete if bucket.retain_on_delete is not None else self.environment == "prod"
 
+    def model(self, name: str) -> ModelConfig | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    def grant(self, workload: str) -> AccessGrant | None:
+        return next((g for g in self.storage.access if g.workload == workload), None)
+
+    @property
+    def all_conversions(self) -> tuple[tuple[tuple[str | int, ...], ConversionConfig], ...]:
+        """Every conversion Job with the config path it comes from: the configured ones, then one
+        per FasterTransformer predictor (seed 001 converts before it serves)."""
+        out: list[tuple[tuple[str | int, ...], ConversionConfig]] = [
+            (("conversions", i), c) for i, c in enumerate(self.conversions)
+        ]
+        for i, m in enumerate(self.models):
+            opts = m.options
+            if m.server == "predictor" and opts.faster_transformer and opts.converted_model_upload_path:
+                out.append((("models", i, "predictor"), predictor_conversion(m)))
+        return tuple(out)
+
     def pools_for(self, model: ModelConfig) -> tuple[GpuPool, ...]:
         """The configured pools a model's pods can schedule onto."""
-        return tuple(p for p in self.gpu_pools if pool_can_hold(p, model.gpu))
+        return self.pools_for_gpu(model.gpu)
+
+    def pools_for_gpu(self, gpu: ModelGpu) -> tuple[GpuPool, ...]:
+        return tuple(p for p in self.gpu_pools if pool_can_hold(p, gpu))
+
+
+PREDICTOR_IMAGE = "gcr.io/llm-containers/predict"  # seed 001 without FasterTransformer
+PREDICTOR_FT_IMAGE = "gcr.io/llm-containers/predict-triton"  # seed 001 with FasterTransformer
+CONVERTER_IMAGE = "gcr.io/llm-containers/convert"  # seed 001's convert job (./convert_t5.sh)
+DEFAULT_CONVERTER = "ft-converter"
+
+
+def predictor_conversion(model: ModelConfig) -> ConversionConfig:
+    """Seed 001's FasterTransformer conversion as a conversion Job: ``convert_t5.sh <gpus> <src> <dst>``.
+
+    Like the seed it runs on one GPU and takes the serving GPU count as the parallelism to convert
+    for; it reads MODEL_SOURCE_PATH and writes CONVERTED_MODEL_UPLOAD_PATH as the writer identity.
+    """
+    opts = model.options
+    return ConversionConfig(
+        name=naming.budget_name(model.name, "ft-convert", max_len=MODEL_NAME_MAX),
+        model=model.name,
+        workload=opts.converter or DEFAULT_CONVERTER,
+        image=f"{CONVERTER_IMAGE}:{opts.image_tag}",
+        command=("./convert_t5.sh",),
+        args=(str(model.gpu.count), "$(SOURCE_URI)", "$(DESTINATION_URI)"),
+        source=model.source,
+        destination=opts.converted_model_upload_path or "",
+        gpu=ModelGpu(type=model.gpu.type, count=1),
+        resources=Resources(cpu=model.resources.cpu, memory=model.resources.memory, ephemeral_storage="50Gi"),
+        active_deadline_seconds=opts.conversion_deadline_seconds,
+    )
+
+
+def model_image(model: ModelConfig) -> str | None:
+    """The image a model runs: configured, or the predictor's seed 001 image; None = server default."""
+    if model.image:
+        return model.image
+    if model.server == "predictor":
+        base = PREDICTOR_FT_IMAGE if model.options.faster_transformer else PREDICTOR_IMAGE
+        return f"{base}:{model.options.image_tag}"
+    return None
 
 
 def pool_can_hold(pool: GpuPool, gpu: ModelGpu) -> bool:
@@ -747,6 +994,46 @@ def _pool_checks(cfg: StackConfig) -> list[Problem]:
     return problems
 
 
+def _latest(cfg: StackConfig, path: tuple, image: str | None) -> list[Problem]:
+    """No ``latest`` tag (explicit or by omission) outside dev."""
+    if image is None or cfg.environment == "dev":
+        return []
+    tag = image_tag(image)
+    if tag is not None and tag != "latest":
+        return []
+    return [
+        Problem(
+            path,
+            image,
+            f"uses the latest tag (explicitly or by omission), allowed only in dev; pin a "
+            f"version tag or digest for {cfg.environment}",
+        )
+    ]
+
+
+def _service_checks(cfg: StackConfig, at: tuple, service: ServiceConfig, service_type: str) -> list[Problem]:
+    problems = []
+    if service_type == "LoadBalancer" and cfg.environment == "prod" and not service.allow_in_prod:
+        problems.append(
+            Problem(
+                (*at, "service", "type"),
+                "LoadBalancer",
+                "a LoadBalancer in prod needs the explicit flag service.allowInProd: true (GKE creates "
+                "load balancers and firewall rules outside the stack); set it or use ClusterIP/NodePort",
+            )
+        )
+    if service.allow_from and service_type == "ClusterIP":
+        problems.append(
+            Problem(
+                (*at, "service", "allowFrom"),
+                list(service.allow_from),
+                "only NodePort and LoadBalancer services are reachable from outside the cluster; "
+                "remove allowFrom or set service.type",
+            )
+        )
+    return problems
+
+
 def _model_checks(cfg: StackConfig) -> list[Problem]:
     problems: list[Problem] = []
     repeated = _repeats([m.name for m in cfg.models])
@@ -773,74 +1060,257 @@ def _model_checks(cfg: StackConfig) -> list[Problem]:
                     f"{acc.display} is not offered in {cfg.region}; choose another GPU or region (see infra/catalog.py)",
                 )
             )
-        if model.image is not None:
-            tag = image_tag(model.image)
-            if cfg.environment != "dev" and (tag is None or tag == "latest"):
-                problems.append(
-                    Problem(
-                        (*at, "image"),
-                        model.image,
-                        f"uses the latest tag (explicitly or by omission), allowed only in dev; pin a "
-                        f"version tag or digest for {cfg.environment}",
-                    )
+        image_path = (*at, "image") if model.image else (*at, "predictor", "imageTag")
+        problems.extend(_latest(cfg, image_path, model_image(model)))
+        problems.extend(_server_checks(model, at))
+        problems.extend(_service_checks(cfg, at, model.service, model.service_type))
+        if model.gpu.driver_version is not None and not cfg.autopilot:
+            problems.append(
+                Problem(
+                    (*at, "gpu", "driverVersion"),
+                    model.gpu.driver_version,
+                    "selects a GKE-managed driver on Autopilot only; on Standard the pool's driver "
+                    "decides (gpuPools[].driver), so remove it",
                 )
+            )
         if cfg.cluster.mode == "standard":
-            problems.extend(_standard_fit(cfg, i, model))
+            problems.extend(_standard_fit(cfg, (*at, "gpu"), model.gpu))
         if cfg.autopilot:
-            problems.extend(_autopilot_fit(i, model))
+            problems.extend(_autopilot_fit(at, model.gpu, model.resources))
+    problems.extend(_conversion_checks(cfg))
+    problems.extend(_app_checks(cfg))
     return problems
 
 
-def _standard_fit(cfg: StackConfig, i: int, model: ModelConfig) -> list[Problem]:
-    at = ("models", i, "gpu")
-    same_type = [p for p in cfg.gpu_pools if p.accelerator == model.gpu.type]
+def _server_checks(model: ModelConfig, at: tuple) -> list[Problem]:
+    problems = []
+    for block in ("torchserve", "triton", "vllm", "predictor"):
+        if block != model.server and getattr(model, block) is not None:
+            problems.append(
+                Problem(
+                    (*at, block),
+                    block,
+                    f"options for the {block} server, but this model's server is {model.server}; "
+                    f"remove the block or move its settings under {model.server}",
+                )
+            )
+    opts = model.options
+    gs_only = {
+        "triton": "Triton reads its model repository from GCS",
+        "predictor": "the predictor downloads MODEL_SOURCE_PATH from GCS (seed 001)",
+    }
+    if model.server == "torchserve" and opts.model_store == "bucket":
+        gs_only["torchserve"] = "torchserve.modelStore: bucket mounts the source with GCS FUSE"
+    if model.server in gs_only and not model.source.startswith("gs://"):
+        problems.append(
+            Problem(
+                (*at, "source"),
+                model.source,
+                f"must be a gs:// URI: {gs_only[model.server]}; copy the model to a bucket or serve it with vllm",
+            )
+        )
+    if model.server == "torchserve" and opts.model_store == "image" and not model.image:
+        problems.append(
+            Problem(
+                (*at, "image"),
+                None,
+                "torchserve.modelStore: image serves the .mar files baked into the model image (seed 000); "
+                "set image, or set torchserve.modelStore: bucket to load them from the source",
+            )
+        )
+    if model.server == "vllm" and opts.tensor_parallel_size not in (None, model.gpu.count):
+        problems.append(
+            Problem(
+                (*at, "vllm", "tensorParallelSize"),
+                opts.tensor_parallel_size,
+                f"must equal gpu.count ({model.gpu.count}): vLLM shards the model over exactly the GPUs "
+                "the pod gets; remove it or change gpu.count",
+            )
+        )
+    if model.server == "triton" and opts.load_models and opts.model_control_mode != "explicit":
+        problems.append(
+            Problem(
+                (*at, "triton", "loadModels"),
+                list(opts.load_models),
+                "Triton accepts --load-model only with modelControlMode: explicit; set it or remove loadModels",
+            )
+        )
+    if model.server == "predictor" and opts.faster_transformer and not opts.converted_model_upload_path:
+        problems.append(
+            Problem(
+                (*at, "predictor", "convertedModelUploadPath"),
+                None,
+                "is required when predictor.fasterTransformer is true (seed 001's CONVERTED_MODEL_UPLOAD_PATH): "
+                "set the gs:// path the conversion Job writes, e.g. gs://{converted}/<model>/1/Model",
+            )
+        )
+    if model.shm_size is not None and parse_quantity(model.shm_size) >= parse_quantity(model.resources.memory):
+        problems.append(
+            Problem(
+                (*at, "shmSize"),
+                model.shm_size,
+                f"must be below resources.memory ({model.resources.memory}): /dev/shm is a Memory emptyDir "
+                "that counts against the container's memory limit",
+            )
+        )
+    return problems
+
+
+# Where a synthesized (predictor) conversion's fields live in the config.
+_PREDICTOR_CONVERSION_KEYS = {"workload": "converter", "destination": "convertedModelUploadPath", "image": "imageTag"}
+
+
+def _conversion_checks(cfg: StackConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    conversions = cfg.all_conversions
+    repeated = _repeats([c.name for _, c in conversions])
+    models = ", ".join(m.name for m in cfg.models) or "none"
+    for n, (at, conv) in enumerate(conversions):
+        synthesized = at[0] == "models"
+
+        def key(field: str, at=at, synthesized=synthesized) -> tuple:
+            return (*at, _PREDICTOR_CONVERSION_KEYS.get(field, field)) if synthesized else (*at, field)
+
+        if n in repeated:
+            problems.append(
+                Problem(key("name"), conv.name, "repeats another conversion's name; Job names must be unique")
+            )
+        if conv.model is not None and cfg.model(conv.model) is None:
+            problems.append(
+                Problem(key("model"), conv.model, f"is not a served model (models: {models}); fix the name")
+            )
+        problems.extend(_latest(cfg, key("image"), conv.image))
+        grant = cfg.grant(conv.workload)
+        if grant is None:
+            problems.append(
+                Problem(
+                    key("workload"),
+                    conv.workload,
+                    "is not a workload of storage.access; add a grant that reads the source bucket and "
+                    "writes the destination bucket (only conversion jobs write)",
+                )
+            )
+        else:
+            dest, src = bucket_ref(conv.destination), bucket_ref(conv.source)
+            if dest is not None and dest not in grant.writes:
+                problems.append(
+                    Problem(
+                        key("destination"),
+                        conv.destination,
+                        f"is in bucket {{{dest}}}, which storage.access workload {grant.workload} does not "
+                        f"write; add {dest} to its writes",
+                    )
+                )
+            if src is not None and src not in grant.reads + grant.writes:
+                problems.append(
+                    Problem(
+                        key("workload"),
+                        conv.workload,
+                        f"does not read bucket {{{src}}} of the source {conv.source}; add {src} to its reads",
+                    )
+                )
+        for uri, field in ((conv.source, "source"), (conv.destination, "destination")):
+            ref = bucket_ref(uri)
+            if ref is not None and cfg.bucket(ref) is None:
+                problems.append(
+                    Problem(key(field), uri, f"refers to bucket {{{ref}}}, which storage.buckets does not declare")
+                )
+        if conv.gpu is not None and not synthesized:
+            if cfg.cluster.mode == "standard":
+                problems.extend(_standard_fit(cfg, key("gpu"), conv.gpu))
+            if cfg.autopilot:
+                problems.extend(_autopilot_fit(at, conv.gpu, conv.resources))
+    return problems
+
+
+def _app_checks(cfg: StackConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    servers = {m.name: m.server for m in cfg.models}
+    if cfg.webapp is not None:
+        at = ("webapp",)
+        if servers.get(cfg.webapp.model) != "torchserve":
+            torchserve = ", ".join(n for n, s in servers.items() if s == "torchserve") or "none"
+            problems.append(
+                Problem(
+                    (*at, "model"),
+                    cfg.webapp.model,
+                    f"the front end calls TorchServe's prediction and management APIs (seed 000); name a "
+                    f"torchserve model (torchserve models: {torchserve})",
+                )
+            )
+        problems.extend(_latest(cfg, (*at, "image"), cfg.webapp.image))
+        problems.extend(_service_checks(cfg, at, cfg.webapp.service, cfg.webapp.service.type or "ClusterIP"))
+    if cfg.load_test is not None:
+        at = ("loadTest",)
+        if cfg.load_test.model not in servers:
+            problems.append(
+                Problem(
+                    (*at, "model"),
+                    cfg.load_test.model,
+                    f"is not a served model (models: {', '.join(servers) or 'none'}); fix the name",
+                )
+            )
+        problems.extend(_latest(cfg, (*at, "image"), cfg.load_test.image))
+        if servers.get(cfg.load_test.model) == "triton" and not (cfg.load_test.path and cfg.load_test.body):
+            problems.append(
+                Problem(
+                    (*at, "body"),
+                    cfg.load_test.body,
+                    "a Triton request names the model's own input tensors; set loadTest.path "
+                    "(e.g. /v2/models/<name>/infer) and loadTest.body",
+                )
+            )
+    return problems
+
+
+def _standard_fit(cfg: StackConfig, at: tuple, gpu: ModelGpu) -> list[Problem]:
+    same_type = [p for p in cfg.gpu_pools if p.accelerator == gpu.type]
     if not same_type:
         pools = ", ".join(f"{p.name} ({p.accelerator})" for p in cfg.gpu_pools) or "none"
         return [
             Problem(
                 (*at, "type"),
-                model.gpu.type,
-                f"no GPU pool serves {model.gpu.type} (pools: {pools}); add a gpuPools entry with "
-                f"accelerator: {model.gpu.type} or change the model's GPU",
+                gpu.type,
+                f"no GPU pool serves {gpu.type} (pools: {pools}); add a gpuPools entry with "
+                f"accelerator: {gpu.type} or change the model's GPU",
             )
         ]
-    if not cfg.pools_for(model):
+    if not cfg.pools_for_gpu(gpu):
         best = max(p.gpus_per_node for p in same_type)
         shared = [p.name for p in same_type if p.sharing]
         hint = f" (pools {', '.join(shared)} share GPUs, which allows 1 GPU per container)" if shared else ""
         return [
             Problem(
                 (*at, "count"),
-                model.gpu.count,
-                f"no {model.gpu.type} pool has {model.gpu.count} GPUs per node (largest: {best}){hint}; "
+                gpu.count,
+                f"no {gpu.type} pool has {gpu.count} GPUs per node (largest: {best}){hint}; "
                 "lower gpu.count or add a pool with more gpusPerNode",
             )
         ]
     return []
 
 
-def _autopilot_fit(i: int, model: ModelConfig) -> list[Problem]:
-    at = ("models", i)
-    acc = catalog.ACCELERATORS[model.gpu.type]
-    limits = acc.autopilot.get(model.gpu.count)
+def _autopilot_fit(at: tuple, gpu: ModelGpu, resources: Resources) -> list[Problem]:
+    acc = catalog.ACCELERATORS[gpu.type]
+    limits = acc.autopilot.get(gpu.count)
     if limits is None:
         counts = ", ".join(str(c) for c in acc.autopilot)
         return [
             Problem(
                 (*at, "gpu", "count"),
-                model.gpu.count,
+                gpu.count,
                 f"Autopilot offers {acc.display} pods with {counts} GPUs; use one of those",
             )
         ]
     problems = []
-    cpu = parse_quantity(model.resources.cpu)
-    mem_gib = parse_quantity(model.resources.memory) / 2**30
+    cpu = parse_quantity(resources.cpu)
+    mem_gib = parse_quantity(resources.memory) / 2**30
     if not limits.cpu_min <= cpu <= limits.cpu_max:
         problems.append(
             Problem(
                 (*at, "resources", "cpu"),
-                model.resources.cpu,
-                f"Autopilot allows {limits.cpu_min}-{limits.cpu_max} vCPU for {model.gpu.count} x "
+                resources.cpu,
+                f"Autopilot allows {limits.cpu_min}-{limits.cpu_max} vCPU for {gpu.count} x "
                 f"{acc.display}; set resources.cpu inside that range",
             )
         )
@@ -848,9 +1318,9 @@ def _autopilot_fit(i: int, model: ModelConfig) -> list[Problem]:
         problems.append(
             Problem(
                 (*at, "resources", "memory"),
-                model.resources.memory,
+                resources.memory,
                 f"Autopilot allows {limits.memory_min_gib}-{limits.memory_max_gib} GiB for "
-                f"{model.gpu.count} x {acc.display}; set resources.memory inside that range",
+                f"{gpu.count} x {acc.display}; set resources.memory inside that range",
             )
         )
     return problems

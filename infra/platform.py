@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from infra import naming
 from infra.apis import ProjectApis
 from infra.cluster import ClusterArgs, GkeCluster
-from infra.config import StackConfig, identity_subjects
+from infra.config import ModelConfig, StackConfig, bucket_ref, identity_subjects
 from infra.gpu_driver import NvidiaDriverInstaller, variant_for_image_type
 from infra.identity import IdentityArgs, WorkloadIdentity
 from infra.network import Network, NetworkArgs
@@ -42,6 +42,17 @@ def literal_bucket(source: str) -> str | None:
     return source[len("gs://") :].split("/", 1)[0]
 
 
+def model_reads(model: ModelConfig) -> tuple[str, ...]:
+    """Buckets a served model reads: its source's and, for a FasterTransformer predictor, the
+    bucket its conversion Job writes to (it serves the converted model)."""
+    uris = [model.source]
+    opts = model.options
+    if model.server == "predictor" and opts.faster_transformer and opts.converted_model_upload_path:
+        uris.append(opts.converted_model_upload_path)
+    refs = [bucket_ref(u) or literal_bucket(u) for u in uris]
+    return tuple(dict.fromkeys(r for r in refs if r))
+
+
 def identity_args(cfg: StackConfig) -> list[IdentityArgs]:
     """One identity per served model and per extra access grant (conversion jobs, tools)."""
     access = {g.workload: g for g in cfg.storage.access}
@@ -49,8 +60,7 @@ def identity_args(cfg: StackConfig) -> list[IdentityArgs]:
     for workload, namespace, ksa in identity_subjects(cfg):
         model = next((m for m in cfg.models if m.name == workload), None)
         if model is not None:
-            ref = model.bucket_ref or literal_bucket(model.source)
-            reads, writes, create_ksa = ((ref,) if ref else ()), (), model.ksa.create
+            reads, writes, create_ksa = model_reads(model), (), model.ksa.create
         else:
             grant = access[workload]
             reads, writes, create_ksa = grant.reads, grant.writes, True
@@ -136,6 +146,10 @@ class Platform:
     buckets: dict[str, ModelBucket] = field(default_factory=dict)
     registry: ImageRegistry | None = None
     identities: list[WorkloadIdentity] = field(default_factory=list)
+    namespaces: dict[str, k8s.core.v1.Namespace] = field(default_factory=dict)
+
+    def identity(self, workload: str) -> WorkloadIdentity | None:
+        return next((i for i in self.identities if i.workload == workload), None)
 
     def exports(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -267,7 +281,7 @@ def _identities(cfg: StackConfig, platform: Platform) -> list[WorkloadIdentity]:
         return []
     cluster = platform.cluster
     k8s_opts = pulumi.ResourceOptions(provider=cluster.provider, deleted_with=cluster.resource)
-    namespaces = {
+    platform.namespaces = namespaces = {
         ns: k8s.core.v1.Namespace(
             f"ns-{ns}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=naming.k8s_labels(cfg.environment, "namespace", ns)),

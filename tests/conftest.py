@@ -54,6 +54,7 @@ def base_raw() -> dict:
                 "server": "torchserve",
                 "gpu": {"type": "nvidia-tesla-t4", "count": 1},
                 "source": "gs://{models}/t5",
+                "image": "us-central1-docker.pkg.dev/p/models/t5-small:1.0-gpu",
             }
         ],
         "storage": {"buckets": [{"name": "models"}]},

@@ -11,6 +11,7 @@ import yaml
 
 from infra import plan
 from infra.offline import PROJECT_DIR
+from tests.conftest import stack_capture
 
 
 def test_plan_prints_resources_grouped_with_a_summary(capsys):
@@ -30,8 +31,11 @@ def test_plan_never_prints_the_kubeconfig(capsys):
 
 def test_plan_renders_kubernetes_objects(tmp_path, capsys):
     assert plan.main(["--stack", "dev", "--render", str(tmp_path)]) == 0
-    kinds = sorted(yaml.safe_load(m.read_text())["kind"] for m in tmp_path.glob("*.yaml"))
-    assert kinds == ["DaemonSet", "Namespace", "ServiceAccount", "ServiceAccount"]
+    rendered = {
+        (d["kind"], d["metadata"]["name"]) for d in (yaml.safe_load(m.read_text()) for m in tmp_path.glob("*.yaml"))
+    }
+    captured = {(r.inputs["kind"], r.inputs["metadata"]["name"]) for r in stack_capture("dev").kubernetes_objects()}
+    assert rendered == captured
     ds = yaml.safe_load((tmp_path / "daemonset-kube-system-nvidia-driver-installer.yaml").read_text())
     assert ds["metadata"]["namespace"] == "kube-system"
 

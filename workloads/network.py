@@ -1,0 +1,114 @@
+"""NetworkPolicies of the serving namespace: deny all ingress, then allow exactly who must reach
+each server.
+
+- the web front end and the load generator (same namespace, by component label) -> serving ports;
+- Managed Prometheus collectors (namespace ``gmp-system`` on Standard, ``gke-gmp-system`` on
+  Autopilot) -> the metrics port only;
+- the CIDRs a NodePort/LoadBalancer Service is opened to (``service.allowFrom``) and, for a
+  LoadBalancer, Google's health-check ranges -> the Service's ports.
+
+Kubelet probes need no rule: traffic from the pod's own node is always allowed by NetworkPolicy
+(Kubernetes docs, "Network Policies": "traffic to and from the node where a Pod is running is
+always allowed"). Dataplane V2 enforces these policies on GKE.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import naming
+
+GMP_NAMESPACES = ("gmp-system", "gke-gmp-system")
+CLIENT_COMPONENTS = ("webapp", "load-generator")
+# Google Cloud load balancer health-check source ranges (cloud.google.com/load-balancing/docs/health-checks).
+HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
+
+
+def _ports(names: list[str]) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+    return [k8s.networking.v1.NetworkPolicyPortArgs(port=n, protocol="TCP") for n in names]
+
+
+def default_deny() -> k8s.networking.v1.NetworkPolicySpecArgs:
+    return k8s.networking.v1.NetworkPolicySpecArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]
+    )
+
+
+def allow_rules(
+    serving_ports: list[str],
+    metrics_port: str | None,
+    allow_from: tuple[str, ...] = (),
+    load_balancer: bool = False,
+    clients: bool = True,
+) -> list[k8s.networking.v1.NetworkPolicyIngressRuleArgs]:
+    """The ingress rules of one workload (pure; see the module docstring for who gets what)."""
+    rules = []
+    if clients:
+        rules.append(
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_expressions=[
+                                k8s.meta.v1.LabelSelectorRequirementArgs(
+                                    key="app.kubernetes.io/component", operator="In", values=list(CLIENT_COMPONENTS)
+                                )
+                            ]
+                        )
+                    )
+                ],
+                ports=_ports(serving_ports),
+            )
+        )
+    if metrics_port:
+        rules.append(
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_expressions=[
+                                k8s.meta.v1.LabelSelectorRequirementArgs(
+                                    key="kubernetes.io/metadata.name", operator="In", values=list(GMP_NAMESPACES)
+                                )
+                            ]
+                        )
+                    )
+                ],
+                ports=_ports([metrics_port]),
+            )
+        )
+    cidrs = list(allow_from) + (list(HEALTH_CHECK_RANGES) if load_balancer else [])
+    if cidrs:
+        rules.append(
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+                    for c in cidrs
+                ],
+                ports=_ports(serving_ports),
+            )
+        )
+    return rules
+
+
+def network_policy(
+    name: str,
+    namespace: str,
+    environment: str,
+    match: dict[str, str],
+    rules: list[k8s.networking.v1.NetworkPolicyIngressRuleArgs],
+    opts: pulumi.ResourceOptions,
+) -> k8s.networking.v1.NetworkPolicy:
+    return k8s.networking.v1.NetworkPolicy(
+        f"netpol-{name}",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=f"allow-{name}", namespace=namespace, labels=naming.k8s_labels(environment, "network-policy", name)
+        ),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(match)),
+            policy_types=["Ingress"],
+            ingress=rules,
+        ),
+        opts=opts,
+    )

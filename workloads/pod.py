@@ -1,0 +1,246 @@
+"""Shared pieces of every serving pod: where it schedules, what it reserves, how it is probed,
+drained and confined, and how it reads its model. Pure functions returning typed
+``pulumi_kubernetes`` args, tested without mocks.
+
+Facts relied on (DESIGN.md section 5 and the GKE docs it cites):
+
+- Standard GPU nodes carry ``nvidia.com/gpu=present:NoSchedule`` (we set it explicitly on every
+  pool), so GPU pods tolerate exactly that, select ``cloud.google.com/gke-accelerator`` and are
+  pinned to the pools that can hold them with ``cloud.google.com/gke-nodepool``.
+- Autopilot picks the node from the accelerator selector (and optionally
+  ``cloud.google.com/gke-gpu-driver-version``); it adds the GPU toleration itself and rejects
+  pods with no accelerator selector or with CPU/memory outside its per-GPU bounds
+  (``infra.config`` checks the bounds).
+- ``/dev/shm`` is a ``Memory`` emptyDir with a size limit; it counts against the memory limit.
+- GCS FUSE: the CSI driver ``gcsfuse.csi.storage.gke.io`` mounts a bucket when the pod has the
+  annotation ``gke-gcsfuse/volumes: "true"`` and its KSA has Workload Identity access.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.config import parse_quantity
+from infra.node_pools import GPU_TAINT_KEY
+
+ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+NODE_POOL_LABEL = "cloud.google.com/gke-nodepool"
+DRIVER_VERSION_LABEL = "cloud.google.com/gke-gpu-driver-version"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+GPU_RESOURCE = "nvidia.com/gpu"
+GCSFUSE_DRIVER = "gcsfuse.csi.storage.gke.io"
+GCSFUSE_ANNOTATION = "gke-gcsfuse/volumes"
+MODEL_MOUNT = "/mnt/models"
+SHM_VOLUME = "dshm"
+MODEL_VOLUME = "model"
+# Seconds a terminating pod keeps serving while endpoints and load balancers drop it.
+DRAIN_SECONDS = 15
+STARTUP_PERIOD_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a pod may run: node selector, tolerations and the node pools it is pinned to."""
+
+    node_selector: dict[str, str]
+    tolerations: tuple[dict[str, str], ...] = ()
+    node_pools: tuple[str, ...] = ()
+
+    def affinity(self) -> k8s.core.v1.AffinityArgs | None:
+        if not self.node_pools:
+            return None
+        term = k8s.core.v1.NodeSelectorTermArgs(
+            match_expressions=[
+                k8s.core.v1.NodeSelectorRequirementArgs(
+                    key=NODE_POOL_LABEL, operator="In", values=list(self.node_pools)
+                )
+            ]
+        )
+        return k8s.core.v1.AffinityArgs(
+            node_affinity=k8s.core.v1.NodeAffinityArgs(
+                required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                    node_selector_terms=[term]
+                )
+            )
+        )
+
+    def toleration_args(self) -> list[k8s.core.v1.TolerationArgs] | None:
+        return [k8s.core.v1.TolerationArgs(**t) for t in self.tolerations] or None
+
+
+def gpu_toleration() -> dict[str, str]:
+    """Tolerates exactly the taint our GPU pools carry. ``Equal``, never ``Exists``."""
+    return {"key": GPU_TAINT_KEY, "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+
+
+def gpu_placement(
+    accelerator: str,
+    *,
+    autopilot: bool,
+    node_pools: tuple[str, ...] = (),
+    driver_version: str | None = None,
+) -> Placement:
+    """Scheduling for a GPU pod: Autopilot by selector alone; Standard by selector, the GPU
+    toleration and, when the stack owns the pools, affinity to the pools that can hold it."""
+    selector = {ACCELERATOR_LABEL: accelerator}
+    if autopilot:
+        if driver_version:
+            selector[DRIVER_VERSION_LABEL] = driver_version
+        return Placement(node_selector=selector)
+    return Placement(node_selector=selector, tolerations=(gpu_toleration(),), node_pools=tuple(node_pools))
+
+
+def cpu_placement() -> Placement:
+    """CPU pods (front end, load generator) stay off GPU nodes: no GPU toleration, Linux nodes."""
+    return Placement(node_selector={"kubernetes.io/os": "linux"})
+
+
+def resources(cpu: str, memory: str, ephemeral_storage: str, gpus: int = 0) -> k8s.core.v1.ResourceRequirementsArgs:
+    """Requests equal limits for every resource (Guaranteed QoS; Autopilot bills the requests)."""
+    amounts = {"cpu": cpu, "memory": memory, "ephemeral-storage": ephemeral_storage}
+    if gpus:
+        amounts[GPU_RESOURCE] = str(gpus)
+    return k8s.core.v1.ResourceRequirementsArgs(requests=dict(amounts), limits=dict(amounts))
+
+
+def default_shm_size(server: str, memory: str) -> str:
+    """``/dev/shm`` when the model does not set one: vLLM (NCCL, tensor parallel) gets half the
+    memory up to 16Gi, the others a quarter up to 1Gi. Always below the memory limit."""
+    mem = parse_quantity(memory)
+    cap, share = (16 * 2**30, 0.5) if server == "vllm" else (2**30, 0.25)
+    return f"{max(1, math.floor(min(cap, mem * share) / 2**20))}Mi"
+
+
+def shm_volume(size: str) -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
+    return (
+        k8s.core.v1.VolumeArgs(
+            name=SHM_VOLUME, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit=size)
+        ),
+        k8s.core.v1.VolumeMountArgs(name=SHM_VOLUME, mount_path="/dev/shm"),
+    )
+
+
+def gcs_path(uri: str) -> str:
+    """The object prefix of ``gs://bucket/a/b`` -> ``a/b`` (empty for the bucket root)."""
+    return uri.split("://", 1)[1].partition("/")[2].strip("/")
+
+
+def gcsfuse_volume(
+    bucket: pulumi.Input[str], path: str, uid: int, *, read_only: bool = True
+) -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
+    """A CSI ephemeral GCS FUSE volume of ``bucket`` (only ``path`` of it), owned by ``uid``."""
+    options = ["implicit-dirs", f"uid={uid}", f"gid={uid}"]
+    if path:
+        options.append(f"only-dir={path}")
+    volume = k8s.core.v1.VolumeArgs(
+        name=MODEL_VOLUME,
+        csi=k8s.core.v1.CSIVolumeSourceArgs(
+            driver=GCSFUSE_DRIVER,
+            read_only=read_only,
+            volume_attributes={"bucketName": bucket, "mountOptions": ",".join(options)},
+        ),
+    )
+    return volume, k8s.core.v1.VolumeMountArgs(name=MODEL_VOLUME, mount_path=MODEL_MOUNT, read_only=read_only)
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    path: str
+    port: str  # container port name
+
+
+@dataclass(frozen=True)
+class Probes:
+    startup: HttpCheck
+    readiness: HttpCheck
+    liveness: HttpCheck
+    startup_seconds: int
+
+
+def _http(check: HttpCheck, **kw) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path=check.path, port=check.port), **kw)
+
+
+def probe_args(probes: Probes) -> dict[str, k8s.core.v1.ProbeArgs]:
+    """Startup sized for model load (minutes), then readiness and liveness on the server's own
+    health endpoints. Liveness only starts after startup succeeded, so a slow load never kills."""
+    return {
+        "startup_probe": _http(
+            probes.startup,
+            period_seconds=STARTUP_PERIOD_SECONDS,
+            timeout_seconds=5,
+            failure_threshold=math.ceil(probes.startup_seconds / STARTUP_PERIOD_SECONDS),
+        ),
+        "readiness_probe": _http(probes.readiness, period_seconds=10, timeout_seconds=5, failure_threshold=3),
+        "liveness_probe": _http(probes.liveness, period_seconds=15, timeout_seconds=5, failure_threshold=4),
+    }
+
+
+def termination_grace(shutdown_seconds: int) -> int:
+    """The pod's grace period: the preStop drain plus the server's own shutdown time."""
+    return DRAIN_SECONDS + shutdown_seconds
+
+
+def drain_lifecycle() -> k8s.core.v1.LifecycleArgs:
+    """preStop: keep serving for ``DRAIN_SECONDS`` while the pod leaves Service endpoints.
+
+    The kubelet's built-in sleep action (KEP-3960, on by default since Kubernetes 1.30) needs no
+    ``sleep`` binary in the image.
+    """
+    return k8s.core.v1.LifecycleArgs(
+        pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=DRAIN_SECONDS))
+    )
+
+
+def pod_security(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security(uid: int) -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        allow_privilege_escalation=False,
+        privileged=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def zone_spread(selector: dict[str, str]) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
+    """Spread replicas over zones, best effort: GPU capacity is scarce, so never block on it."""
+    return [
+        k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=1,
+            topology_key=ZONE_LABEL,
+            when_unsatisfiable="ScheduleAnyway",
+            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(selector)),
+        )
+    ]
+
+
+@dataclass
+class PodParts:
+    """Volumes, mounts and annotations a pod collects from its pieces."""
+
+    volumes: list[k8s.core.v1.VolumeArgs] = field(default_factory=list)
+    mounts: list[k8s.core.v1.VolumeMountArgs] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    def add(self, volume: k8s.core.v1.VolumeArgs, mount: k8s.core.v1.VolumeMountArgs) -> None:
+        self.volumes.append(volume)
+        self.mounts.append(mount)
+
+    def add_gcsfuse(self, bucket: pulumi.Input[str], path: str, uid: int, *, read_only: bool = True) -> None:
+        self.add(*gcsfuse_volume(bucket, path, uid, read_only=read_only))
+        self.annotations[GCSFUSE_ANNOTATION] = "true"

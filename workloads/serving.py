@@ -1,0 +1,210 @@
+"""One served model as Kubernetes objects: a GPU Deployment, its Service and PodDisruptionBudget
+(and the server's ConfigMap). The server-specific parts come from a :class:`ServerSpec`; the pod
+pieces from :mod:`workloads.pod`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import naming
+from infra.config import ComponentArgs, ModelConfig
+from workloads import pod
+from workloads.server import Port, ServerSpec
+
+COMPONENT = "model-server"
+LB_TYPE_ANNOTATION = "networking.gke.io/load-balancer-type"
+# The opt-in label a prod LoadBalancer carries (set from service.allowInProd; the policy pack checks it).
+LB_OPT_IN_LABEL = f"{naming.PROJECT}/allow-load-balancer"
+ROLLOUT_MARGIN_SECONDS = 600
+
+
+def selector(component: str, name: str) -> dict[str, str]:
+    """The stable labels a workload's Service, PDB, policies and monitors select it by."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
+
+
+class ServiceArgs(ComponentArgs):
+    type: str = "ClusterIP"
+    internal: bool = True
+    allow_in_prod: bool = False
+    allow_from: tuple[str, ...] = ()
+
+
+def service_spec(
+    svc: ServiceArgs, ports: tuple[Port, ...], match: dict[str, str]
+) -> tuple[k8s.core.v1.ServiceSpecArgs, dict[str, str], dict[str, str]]:
+    """(spec, extra labels, annotations) of a workload's Service."""
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    spec = k8s.core.v1.ServiceSpecArgs(
+        type=svc.type,
+        selector=dict(match),
+        ports=[
+            k8s.core.v1.ServicePortArgs(name=p.name, port=p.port, target_port=p.name, protocol="TCP") for p in ports
+        ],
+        load_balancer_source_ranges=(list(svc.allow_from) or None) if svc.type == "LoadBalancer" else None,
+    )
+    if svc.type == "LoadBalancer":
+        if svc.internal:
+            annotations[LB_TYPE_ANNOTATION] = "Internal"
+        if svc.allow_in_prod:
+            labels[LB_OPT_IN_LABEL] = "true"
+    return spec, labels, annotations
+
+
+def service_args(model: ModelConfig) -> ServiceArgs:
+    s = model.service
+    return ServiceArgs(
+        type=model.service_type, internal=s.internal, allow_in_prod=s.allow_in_prod, allow_from=s.allow_from
+    )
+
+
+CONFIG_HASH_ANNOTATION = f"{naming.PROJECT}/config-hash"
+
+
+def template_annotations(spec: ServerSpec) -> dict[str, str]:
+    """Pod annotations: GCS FUSE opt-in, and a hash of the server's config file so a config
+    change rolls the pods (a mounted ConfigMap alone does not restart the server)."""
+    out = dict(spec.parts.annotations)
+    if spec.config_files:
+        blob = "\n".join(f"{k}\n{v}" for k, v in sorted(spec.config_files.items()))
+        out[CONFIG_HASH_ANNOTATION] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return out
+
+
+class ModelServerArgs(ComponentArgs):
+    model: ModelConfig
+    namespace: str
+    environment: str
+    autopilot: bool
+    node_pools: tuple[str, ...] = ()
+
+
+def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[str] | None) -> k8s.core.v1.PodSpecArgs:
+    """The serving pod: GPU placement, requests = limits, probes, drain, non-root, zone spread."""
+    m = args.model
+    placement = pod.gpu_placement(
+        m.gpu.type, autopilot=args.autopilot, node_pools=args.node_pools, driver_version=m.gpu.driver_version
+    )
+    volumes = list(spec.parts.volumes)
+    mounts = list(spec.parts.mounts)
+    shm_vol, shm_mount = pod.shm_volume(m.shm_size or pod.default_shm_size(m.server, m.resources.memory))
+    volumes.append(shm_vol)
+    mounts.append(shm_mount)
+    if config_map is not None:
+        volumes.append(
+            k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map))
+        )
+        mounts.append(k8s.core.v1.VolumeMountArgs(name="config", mount_path=spec.config_dir, read_only=True))
+    container = k8s.core.v1.ContainerArgs(
+        name="server",
+        image=spec.image,
+        image_pull_policy="IfNotPresent",
+        command=spec.command or None,
+        args=spec.args or None,
+        env=spec.env or None,
+        ports=[k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.port, protocol="TCP") for p in spec.ports],
+        resources=pod.resources(m.resources.cpu, m.resources.memory, m.resources.ephemeral_storage, m.gpu.count),
+        volume_mounts=mounts,
+        lifecycle=pod.drain_lifecycle(),
+        security_context=pod.container_security(m.run_as_user),
+        **pod.probe_args(spec.probes),
+    )
+    return k8s.core.v1.PodSpecArgs(
+        service_account_name=m.ksa.name,
+        node_selector=placement.node_selector,
+        tolerations=placement.toleration_args(),
+        affinity=placement.affinity(),
+        security_context=pod.pod_security(m.run_as_user),
+        termination_grace_period_seconds=pod.termination_grace(spec.shutdown_seconds),
+        topology_spread_constraints=pod.zone_spread(selector(COMPONENT, m.name)),
+        volumes=volumes,
+        containers=[container],
+    )
+
+
+class ModelServer(pulumi.ComponentResource):
+    """Deployment + Service + PodDisruptionBudget (+ ConfigMap) of one model."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    endpoint: str
+    spec: ServerSpec
+
+    def __init__(
+        self,
+        name: str,
+        args: ModelServerArgs,
+        *,
+        spec: ServerSpec,
+        provider: pulumi.ProviderResource,
+        deleted_with: pulumi.Resource | None = None,
+        after: list[pulumi.Resource] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("gke-gpu-serving:workloads:ModelServer", name, None, opts)
+        m = args.model
+        self.spec = spec
+        self.selector = selector(COMPONENT, m.name)
+        labels = {**naming.k8s_labels(args.environment, COMPONENT, m.name), f"{naming.PROJECT}/server": m.server}
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider, deleted_with=deleted_with)
+
+        def meta(obj_name: str, extra: dict[str, str] | None = None, annotations=None) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=obj_name, namespace=args.namespace, labels={**labels, **(extra or {})}, annotations=annotations
+            )
+
+        config_map = None
+        if spec.config_files:
+            config_map = k8s.core.v1.ConfigMap(
+                f"{name}-config", metadata=meta(f"{m.name}-config"), data=dict(spec.config_files), opts=k8s_opts
+            )
+        startup = spec.probes.startup_seconds
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(m.name),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=m.replicas.min,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
+                # Surge one pod, never drop below the serving count: GPUs are slow to come back.
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+                ),
+                progress_deadline_seconds=startup + ROLLOUT_MARGIN_SECONDS,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=template_annotations(spec) or None),
+                    spec=pod_spec(args, spec, config_map.metadata.name if config_map else None),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts,
+                pulumi.ResourceOptions(
+                    depends_on=after or [],
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        create=f"{startup + ROLLOUT_MARGIN_SECONDS}s", update=f"{startup + ROLLOUT_MARGIN_SECONDS}s"
+                    ),
+                ),
+            ),
+        )
+        svc_spec, svc_labels, svc_annotations = service_spec(
+            service_args(m), spec.service_ports or spec.ports, self.selector
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service", metadata=meta(m.name, svc_labels, svc_annotations or None), spec=svc_spec, opts=k8s_opts
+        )
+        # maxUnavailable 1 lets node upgrades and drains proceed one pod at a time, even at 1 replica.
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(m.name),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector)
+            ),
+            opts=k8s_opts,
+        )
+        self.endpoint = f"http://{m.name}.{args.namespace}.svc.cluster.local:{spec.ports[0].port}"
+        self.register_outputs({"endpoint": self.endpoint})

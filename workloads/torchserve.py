@@ -1,0 +1,63 @@
+"""TorchServe (seed 000, T5-small): inference 8080, management 8081, Prometheus metrics 8082.
+
+The server reads a ``config.properties`` the stack renders (addresses on 0.0.0.0, Prometheus
+metrics, queue size) so the same settings apply to a baked model image (seed 000 builds one
+with the .mar inside) and to the stock image reading .mar files from the bucket over GCS FUSE.
+Readiness is ``/ping`` on 8080, liveness ``/models/<name>`` on 8081 (the upstream manifest).
+"""
+
+from __future__ import annotations
+
+from infra.config import ModelConfig
+from workloads.pod import MODEL_MOUNT, HttpCheck, Probes
+from workloads.server import Port, ServerSpec, Source, startup_seconds
+
+IMAGE = "pytorch/torchserve:0.12.0-gpu"
+BAKED_MODEL_STORE = "/home/model-server/model-store"  # the seed's Dockerfile.torch layout
+CONFIG_DIR = "/etc/torchserve"
+PORTS = (Port("http", 8080), Port("management", 8081), Port("metrics", 8082))
+STARTUP_SECONDS = 600
+
+
+def config_properties(model: ModelConfig) -> str:
+    """``config.properties`` (TorchServe's configuration file) for this model."""
+    opts = model.options
+    store = MODEL_MOUNT if opts.model_store == "bucket" else BAKED_MODEL_STORE
+    lines = {
+        "inference_address": "http://0.0.0.0:8080",
+        "management_address": "http://0.0.0.0:8081",
+        "metrics_address": "http://0.0.0.0:8082",
+        "metrics_mode": "prometheus",
+        "enable_metrics_api": "true",
+        "number_of_netty_threads": str(opts.netty_threads),
+        "job_queue_size": str(opts.job_queue_size),
+        "install_py_dep_per_model": str(opts.install_py_dep_per_model).lower(),
+        "model_store": store,
+        "load_models": "all",
+        # TorchServe >= 0.11 requires a token by default; the NetworkPolicy gates access instead.
+        "disable_token_authorization": "true",
+    }
+    return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+
+def spec(model: ModelConfig, source: Source) -> ServerSpec:
+    opts = model.options
+    out = ServerSpec(
+        image=model.image or IMAGE,
+        command=["torchserve"],
+        args=["--start", "--foreground", "--ts-config", f"{CONFIG_DIR}/config.properties"],
+        ports=PORTS,
+        probes=Probes(
+            startup=HttpCheck("/ping", "http"),
+            readiness=HttpCheck("/ping", "http"),
+            liveness=HttpCheck(f"/models/{model.name}", "management"),
+            startup_seconds=startup_seconds(model, STARTUP_SECONDS),
+        ),
+        metrics=HttpCheck("/metrics", "metrics"),
+        shutdown_seconds=30,
+        config_files={"config.properties": config_properties(model)},
+        config_dir=CONFIG_DIR,
+    )
+    if opts.model_store == "bucket" and source.bucket is not None:
+        out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user)
+    return out

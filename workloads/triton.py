@@ -1,0 +1,64 @@
+"""NVIDIA Triton (seeds 002, 003): HTTP 8000, gRPC 8001, metrics 8002.
+
+The model repository is read from GCS natively (``--model-repository=gs://...``, credentials from
+Workload Identity through the metadata server) or from a GCS FUSE mount. Model control and
+batching flags are passed through from config; per-model instance groups and dynamic batching
+live in each model's ``config.pbtxt`` in the repository (seed 002).
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.config import ModelConfig
+from workloads.pod import MODEL_MOUNT, HttpCheck, Probes
+from workloads.server import Port, ServerSpec, Source, startup_seconds
+
+IMAGE = "nvcr.io/nvidia/tritonserver:25.06-py3"
+PORTS = (Port("http", 8000), Port("grpc", 8001), Port("metrics", 8002))
+STARTUP_SECONDS = 900
+
+
+def args(model: ModelConfig, repository: pulumi.Input[str]) -> list[pulumi.Input[str]]:
+    opts = model.options
+    out: list[pulumi.Input[str]] = [
+        pulumi.Output.concat("--model-repository=", repository),
+        f"--model-control-mode={opts.model_control_mode}",
+        "--http-port=8000",
+        "--grpc-port=8001",
+        "--metrics-port=8002",
+        "--allow-metrics=true",
+        "--allow-gpu-metrics=true",
+        f"--exit-timeout-secs={opts.exit_timeout_secs}",
+    ]
+    if opts.model_control_mode == "poll":
+        out.append(f"--repository-poll-secs={opts.repository_poll_secs}")
+    out += [f"--load-model={name}" for name in opts.load_models]
+    if opts.default_max_batch_size is not None:
+        out.append(f"--backend-config=default-max-batch-size={opts.default_max_batch_size}")
+    out += [f"--backend-config={value}" for value in opts.backend_config]
+    return out
+
+
+def spec(model: ModelConfig, source: Source) -> ServerSpec:
+    opts = model.options
+    out = ServerSpec(
+        image=model.image or IMAGE,
+        command=["tritonserver"],
+        args=[],
+        ports=PORTS,
+        probes=Probes(
+            startup=HttpCheck("/v2/health/ready", "http"),
+            readiness=HttpCheck("/v2/health/ready", "http"),
+            liveness=HttpCheck("/v2/health/live", "http"),
+            startup_seconds=startup_seconds(model, STARTUP_SECONDS),
+        ),
+        metrics=HttpCheck("/metrics", "metrics"),
+        shutdown_seconds=opts.exit_timeout_secs + 5,
+    )
+    if opts.repository == "fuse" and source.bucket is not None:
+        out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user)
+        out.args = args(model, MODEL_MOUNT)
+    else:
+        out.args = args(model, source.uri)
+    return out

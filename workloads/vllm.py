@@ -1,0 +1,75 @@
+"""vLLM's OpenAI-compatible server (seed 004: Mistral-7B on L4) on port 8000, ``/health`` probes,
+Prometheus metrics on the same port. The model comes from Hugging Face (the token from a
+Kubernetes Secret made from a Pulumi secret) or from the bucket over GCS FUSE. Tensor-parallel
+size is the GPU count (``infra.config`` rejects anything else).
+"""
+
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+
+from infra.config import ModelConfig
+from workloads.pod import MODEL_MOUNT, HttpCheck, Probes
+from workloads.server import Port, ServerSpec, Source, env, startup_seconds
+
+IMAGE = "vllm/vllm-openai:v0.11.0"
+PORTS = (Port("http", 8000),)
+STARTUP_SECONDS = 1800  # a 7B model is ~15 GB to download before the first /health 200
+HF_TOKEN_KEY = "token"
+CACHE_DIR = "/data"
+
+
+def args(model: ModelConfig, model_ref: str) -> list[str]:
+    opts = model.options
+    out = [
+        f"--model={model_ref}",
+        f"--served-model-name={opts.served_model_name or model.name}",
+        f"--tensor-parallel-size={model.gpu.count}",
+        "--host=0.0.0.0",
+        "--port=8000",
+        f"--gpu-memory-utilization={opts.gpu_memory_utilization}",
+        f"--dtype={opts.dtype}",
+    ]
+    if opts.max_model_len is not None:
+        out.append(f"--max-model-len={opts.max_model_len}")
+    if opts.max_num_seqs is not None:
+        out.append(f"--max-num-seqs={opts.max_num_seqs}")
+    return out
+
+
+def spec(model: ModelConfig, source: Source, hf_secret: str | None) -> ServerSpec:
+    out = ServerSpec(
+        image=model.image or IMAGE,
+        # Explicit module entry point: the same in every vllm-openai release.
+        command=["python3", "-m", "vllm.entrypoints.openai.api_server"],
+        args=[],
+        ports=PORTS,
+        probes=Probes(
+            startup=HttpCheck("/health", "http"),
+            readiness=HttpCheck("/health", "http"),
+            liveness=HttpCheck("/health", "http"),
+            startup_seconds=startup_seconds(model, STARTUP_SECONDS),
+        ),
+        metrics=HttpCheck("/metrics", "http"),
+        shutdown_seconds=30,
+        # Non-root: caches go to a writable emptyDir instead of /root.
+        env=[env("HOME", f"{CACHE_DIR}/home"), env("HF_HOME", f"{CACHE_DIR}/huggingface")],
+    )
+    out.parts.add(
+        k8s.core.v1.VolumeArgs(name="cache", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+        k8s.core.v1.VolumeMountArgs(name="cache", mount_path=CACHE_DIR),
+    )
+    if source.hf_id is not None:
+        out.args = args(model, source.hf_id)
+        if hf_secret:
+            ref = k8s.core.v1.EnvVarSourceArgs(
+                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=hf_secret, key=HF_TOKEN_KEY)
+            )
+            out.env += [
+                k8s.core.v1.EnvVarArgs(name="HF_TOKEN", value_from=ref),
+                k8s.core.v1.EnvVarArgs(name="HUGGING_FACE_HUB_TOKEN", value_from=ref),
+            ]
+    else:
+        out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user)
+        out.args = args(model, MODEL_MOUNT)
+    return out
