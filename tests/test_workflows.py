@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from infra.plan_report import MARKER
 from infra.teardown import PROJECT_DIR
 
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
@@ -24,7 +25,6 @@ FILES = sorted(WORKFLOWS.glob("*.yml"))
 STACKS = ["dev", "staging", "prod"]
 GOOGLE_AUTH = "google-github-actions/auth"
 PULUMI_ACTION = "pulumi/actions"
-MARKER = "<!-- gke-gpu-serving-plan -->"
 
 
 def _load(path: Path) -> dict:
@@ -138,6 +138,12 @@ def test_comment_poster_trusts_the_artifacts_pr_number_only_for_the_previewed_co
     step = next(s for s in job["steps"] if "run" in s)
     assert step["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
     assert '"$pr_head" != "$HEAD_SHA"' in step["run"]
+
+
+def test_both_preview_workflows_use_the_marker_the_plan_cli_prints():
+    """The poster finds and edits its comment by this marker; drift would make it repeat."""
+    for name in ("preview.yml", "preview-comment.yml"):
+        assert re.findall(r"marker='([^']*)'", (WORKFLOWS / name).read_text()) == [MARKER], name
 
 
 def test_comment_artifact_names_match_between_the_two_workflows():
