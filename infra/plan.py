@@ -42,6 +42,10 @@ COMPONENT_ORDER = (
     "gke-gpu-serving:storage:ModelBucket",
     "gke-gpu-serving:registry:ImageRegistry",
     "gke-gpu-serving:identity:WorkloadIdentity",
+    "gke-gpu-serving:workloads:ConversionJob",
+    "gke-gpu-serving:workloads:ModelServer",
+    "gke-gpu-serving:workloads:Webapp",
+    "gke-gpu-serving:workloads:LoadGenerator",
 )
 
 
@@ -133,9 +137,20 @@ def highlights(res: Captured) -> dict[str, Any]:
         spec = i.get("spec") or {}
         if "replicas" in spec:
             out["replicas"] = spec["replicas"]
-        images = [c.get("image") for c in _containers(spec) if c.get("image")]
+        containers = _containers(spec)
+        images = [c.get("image") for c in containers if c.get("image")]
         if images:
             out["images"] = ",".join(images)
+        gpus = sum(int((c.get("resources") or {}).get("limits", {}).get("nvidia.com/gpu", 0)) for c in containers)
+        if gpus:
+            pod = spec.get("template", {}).get("spec", {})
+            accelerator = (pod.get("nodeSelector") or {}).get("cloud.google.com/gke-accelerator", "?")
+            out["gpu"] = f"{gpus}x {accelerator}"
+        if spec.get("type") and spec.get("ports"):
+            out["service"] = f"{spec['type']} " + ",".join(f"{p.get('name')}:{p.get('port')}" for p in spec["ports"])
+        for key in ("backoffLimit", "activeDeadlineSeconds"):
+            if key in spec:
+                out[key] = spec[key]
         return out
     return {k: i[k] for k in ("name", "location", "region") if isinstance(i.get(k), str)}
 
