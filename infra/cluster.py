@@ -102,7 +102,9 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
 # 1.30.1, Standard and Autopilot) exports DCGM_FI_DEV_* metrics from GPU nodes to Managed
 # Prometheus; the GPU autoscaling signals rely on it. It reads GKE-managed drivers, so pools
 # that install drivers with the DaemonSet are not expected to report DCGM metrics.
-MONITORING_COMPONENTS = ("SYSTEM_COMPONENTS", "DCGM")
+# HPA, POD and DEPLOYMENT are GKE's kube-state-metrics packages: the dashboard's replica tiles and
+# the "HPA at max" / "GPU pods unschedulable" alerts (infra/metrics.py) query them.
+MONITORING_COMPONENTS = ("SYSTEM_COMPONENTS", "DCGM", "HPA", "POD", "DEPLOYMENT")
 
 
 class GkeCluster(pulumi.ComponentResource):

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from infra import catalog, naming
+from infra import catalog, naming, signals
 
 NAMESPACE = "gke-gpu-serving"
 GCP_KEYS = ("project", "region")
@@ -437,6 +437,43 @@ class PredictorOptions(_Model):
     conversion_deadline_seconds: int = Field(3600, ge=300, le=86_400)
 
 
+class SignalConfig(_Model):
+    signal: Literal["queue-latency", "pending-requests", "queue-size", "batch-size", "gpu-utilization", "gpu-memory"]
+    target: float | None = Field(None, description="per-pod average to scale at; default from the metric catalog")
+
+    @field_validator("target")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError(f"target {value} must be > 0: the HPA scales to keep the per-pod average at it")
+        return value
+
+
+class Behavior(_Model):
+    """HPA behavior: scale up fast, scale down slowly (GPU pods take minutes to come back)."""
+
+    scale_up_stabilization_seconds: int = Field(0, ge=0, le=3600)
+    scale_up_pods_per_minute: int = Field(2, ge=1, le=100)
+    scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600)
+    scale_down_pods_per_period: int = Field(1, ge=1, le=100)
+    scale_down_period_seconds: int = Field(120, ge=15, le=1800)
+
+
+class AutoscalingConfig(_Model):
+    """One HPA per model on ``replicas.min..replicas.max``; several signals take the largest."""
+
+    signals: tuple[SignalConfig, ...] = Field(min_length=1)
+    behavior: Behavior = Behavior()
+
+
+class MetricsConfig(_Model):
+    custom_metrics_adapter: bool = Field(True, description="install the custom-metrics Stackdriver adapter")
+    external_adapter: bool = Field(False, description="the cluster already has an owner of the metrics APIs")
+    dashboard: bool = True
+    alerts: bool = True
+    notification_channels: tuple[str, ...] = Field((), description="projects/<p>/notificationChannels/<id>")
+
+
 class ModelConfig(_Model):
     name: str
     server: Server
@@ -454,6 +491,7 @@ class ModelConfig(_Model):
     triton: TritonOptions | None = None
     vllm: VllmOptions | None = None
     predictor: PredictorOptions | None = None
+    autoscaling: AutoscalingConfig | None = None
 
     _check_shm = field_validator("shm_size")(lambda v: v if v is None else _quantity_field(v))
 
@@ -602,6 +640,7 @@ class StackConfig(_Model):
     conversions: tuple[ConversionConfig, ...] = ()
     webapp: WebappConfig | None = None
     load_test: LoadTestConfig | None = None
+    metrics: MetricsConfig = MetricsConfig()
     hf_token: SecretStr | None = Field(None, description="Hugging Face token; set with pulumi config set --secret")
 
     @field_validator("name_prefix")
@@ -832,6 +871,15 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
             )
         )
 
+    if cfg.metrics.custom_metrics_adapter and cfg.metrics.external_adapter:
+        add(
+            Problem(
+                ("metrics", "customMetricsAdapter"),
+                True,
+                "metrics.externalAdapter says the cluster already owns custom.metrics.k8s.io; a second "
+                "APIService owner breaks every HPA: set customMetricsAdapter false",
+            )
+        )
     problems.extend(_pool_checks(cfg))
     problems.extend(_model_checks(cfg))
     problems.extend(_storage_checks(cfg))
@@ -1073,12 +1121,97 @@ def _model_checks(cfg: StackConfig) -> list[Problem]:
                     "decides (gpuPools[].driver), so remove it",
                 )
             )
+        problems.extend(_autoscaling_checks(cfg, at, model))
         if cfg.cluster.mode == "standard":
             problems.extend(_standard_fit(cfg, (*at, "gpu"), model.gpu))
         if cfg.autopilot:
             problems.extend(_autopilot_fit(at, model.gpu, model.resources))
     problems.extend(_conversion_checks(cfg))
     problems.extend(_app_checks(cfg))
+    return problems
+
+
+def pool_capacity(pool: GpuPool, gpu: ModelGpu) -> int:
+    """Pods asking for ``gpu`` that ``pool`` holds at maxNodes (shared GPUs take one client each)."""
+    per_node = pool.gpus_per_node // gpu.count
+    if pool.sharing is not None:
+        per_node = pool.gpus_per_node * pool.sharing.max_clients_per_gpu
+    return pool.max_nodes * per_node
+
+
+def _autoscaling_checks(cfg: StackConfig, at: tuple, model: ModelConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    pools = cfg.pools_for(model) if cfg.cluster.mode == "standard" else ()
+    capacity = sum(pool_capacity(p, model.gpu) for p in pools)
+    if pools and model.replicas.max > capacity:
+        names = ", ".join(p.name for p in pools)
+        problems.append(
+            Problem(
+                (*at, "replicas", "max"),
+                model.replicas.max,
+                f"pools {names} hold at most {capacity} pods of this model (maxNodes x gpusPerNode / gpu.count); "
+                "the rest would sit Pending: lower replicas.max or raise maxNodes",
+            )
+        )
+    auto = model.autoscaling
+    if auto is None:
+        return problems
+    m = cfg.metrics
+    if not m.custom_metrics_adapter and not m.external_adapter:
+        problems.append(
+            Problem(
+                (*at, "autoscaling"),
+                [s.signal for s in auto.signals],
+                "needs the custom-metrics API: set metrics.customMetricsAdapter true, or metrics.externalAdapter "
+                "true if the cluster already runs one (else the HPA shows <unknown>)",
+            )
+        )
+    if model.replicas.min < 1:
+        problems.append(
+            Problem(
+                (*at, "replicas", "min"),
+                model.replicas.min,
+                "an HPA needs minReplicas >= 1 (scale to zero is an alpha feature); set replicas.min to 1",
+            )
+        )
+    gke_drivers = cfg.autopilot or cfg.cluster.mode == "existing" or any(p.driver != "daemonset" for p in pools)
+    for j, sig in enumerate(auto.signals):
+        entry = signals.SIGNALS[sig.signal]
+        if model.server not in entry.servers:
+            offered = ", ".join(signals.signals_for(model.server))
+            problems.append(
+                Problem(
+                    (*at, "autoscaling", "signals", j, "signal"),
+                    sig.signal,
+                    f"{model.server} does not export {sig.signal}; use one of {offered}",
+                )
+            )
+        if entry.source == "dcgm" and not gke_drivers:
+            problems.append(
+                Problem(
+                    (*at, "autoscaling", "signals", j, "signal"),
+                    sig.signal,
+                    "GPU metrics come from GKE's DCGM exporter, which needs GKE-managed drivers; the pools "
+                    "serving this model use driver: daemonset. Use a queue signal or gke-default drivers",
+                )
+            )
+        if sig.signal == "gpu-memory" and model.server == "vllm":
+            problems.append(
+                Problem(
+                    (*at, "autoscaling", "signals", j, "signal"),
+                    sig.signal,
+                    "vLLM pre-allocates gpuMemoryUtilization of GPU memory, so this signal never falls and "
+                    "the HPA would only scale up; use queue-size or batch-size",
+                )
+            )
+    for j, first in _repeats([s.signal for s in auto.signals]).items():
+        problems.append(
+            Problem(
+                (*at, "autoscaling", "signals", j, "signal"),
+                auto.signals[j].signal,
+                f"repeats signals[{first}]; give each signal once",
+            )
+        )
     return problems
 
 

@@ -18,6 +18,7 @@ config prints the validation message and exits 2, with no traceback; a diff exit
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections import Counter
@@ -69,6 +70,14 @@ def _nodes(auto: dict) -> str:
 def _containers(spec: dict) -> list[dict]:
     pod = spec.get("template", {}).get("spec", {}) if "template" in spec else spec
     return [*pod.get("initContainers", []), *pod.get("containers", [])]
+
+
+def _hpa_signal(metric: dict) -> str:
+    """``<metric name>=<target>`` of one HPA metric (Pods or External)."""
+    body = metric.get(metric.get("type", "").lower()) or {}
+    name = (body.get("metric") or {}).get("name", "?").split("|")[1:2] or ["?"]
+    target = (body.get("target") or {}).get("averageValue") or (body.get("target") or {}).get("averageUtilization")
+    return f"{name[0]}={target}"
 
 
 def highlights(res: Captured) -> dict[str, Any]:
@@ -123,6 +132,10 @@ def highlights(res: Captured) -> dict[str, Any]:
             "format": i.get("format"),
             "cleanup": ",".join(c["id"] for c in i.get("cleanupPolicies") or []),
         }
+    if t in ("gcp:monitoring/dashboard:Dashboard", "gcp:monitoring/alertPolicy:AlertPolicy"):
+        if t.endswith("Dashboard"):
+            return {"title": json.loads(i.get("dashboardJson") or "{}").get("displayName")}
+        return {"alert": i.get("displayName"), "channels": len(i.get("notificationChannels") or [])}
     if t == "gcp:projects/service:Service":
         return {"service": i.get("service")}
     if t == "gcp:serviceaccount/account:Account":
@@ -147,7 +160,17 @@ def highlights(res: Captured) -> dict[str, Any]:
             accelerator = (pod.get("nodeSelector") or {}).get("cloud.google.com/gke-accelerator", "?")
             out["gpu"] = f"{gpus}x {accelerator}"
         if spec.get("type") and spec.get("ports"):
-            out["service"] = f"{spec['type']} " + ",".join(f"{p.get('name')}:{p.get('port')}" for p in spec["ports"])
+            ports = ",".join(
+                f"{p['name']}:{p.get('port')}" if p.get("name") else str(p.get("port")) for p in spec["ports"]
+            )
+            out["service"] = f"{spec['type']} {ports}"
+        if "scaleTargetRef" in spec:
+            out["bounds"] = f"{spec.get('minReplicas')}..{spec.get('maxReplicas')}"
+            out["signals"] = ",".join(_hpa_signal(m) for m in spec.get("metrics") or [])
+            down = ((spec.get("behavior") or {}).get("scaleDown") or {}).get("stabilizationWindowSeconds")
+            out["scaleDownStabilization"] = f"{down}s" if down is not None else None
+        if "endpoints" in spec:
+            out["scrapes"] = ",".join(f"{e.get('port')}{e.get('path', '')}" for e in spec["endpoints"])
         for key in ("backoffLimit", "activeDeadlineSeconds"):
             if key in spec:
                 out[key] = spec[key]

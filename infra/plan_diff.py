@@ -114,6 +114,9 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "gcp:compute/router:Router": ("name", "network", "region", "project"),
     "gcp:compute/routerNat:RouterNat": ("name", "router", "region", "project"),
     "gcp:serviceaccount/account:Account": ("accountId", "project"),
+    # Monitoring: only the project moves them (dashboardJson and conditions update in place).
+    "gcp:monitoring/dashboard:Dashboard": ("project",),
+    "gcp:monitoring/alertPolicy:AlertPolicy": ("project",),
     "gcp:projects/service:Service": ("service", "project"),
     "gcp:projects/iAMMember:IAMMember": _IAM_MEMBER,
     "gcp:serviceaccount/iAMMember:IAMMember": _IAM_MEMBER,

@@ -13,12 +13,13 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from infra import naming
+from infra import naming, signals
 from infra.apis import ProjectApis
 from infra.cluster import ClusterArgs, GkeCluster
 from infra.config import ModelConfig, StackConfig, bucket_ref, identity_subjects
 from infra.gpu_driver import NvidiaDriverInstaller, variant_for_image_type
 from infra.identity import IdentityArgs, WorkloadIdentity
+from infra.metrics import AdapterArgs, CustomMetricsAdapter, ModelPanel, Monitoring, MonitoringArgs
 from infra.network import Network, NetworkArgs
 from infra.node_pools import GpuNodePool, GpuPoolArgs
 from infra.registry import ImageRegistry, RegistryArgs
@@ -147,6 +148,8 @@ class Platform:
     registry: ImageRegistry | None = None
     identities: list[WorkloadIdentity] = field(default_factory=list)
     namespaces: dict[str, k8s.core.v1.Namespace] = field(default_factory=dict)
+    adapter: CustomMetricsAdapter | None = None
+    project_number: pulumi.Output[str] | None = None
 
     def identity(self, workload: str) -> WorkloadIdentity | None:
         return next((i for i in self.identities if i.workload == workload), None)
@@ -272,7 +275,47 @@ def build(cfg: StackConfig) -> Platform:
         opts=after_apis,
     )
     platform.identities = _identities(cfg, platform)
+    if cfg.metrics.custom_metrics_adapter:
+        platform.adapter = CustomMetricsAdapter(
+            "metrics-adapter",
+            AdapterArgs(
+                project=cfg.project, prefix=cfg.prefix, environment=cfg.environment, identity_mode=cfg.identity.mode
+            ),
+            provider=cluster.provider,
+            project_number=platform.project_number,
+            deleted_with=cluster.resource,
+        )
+    if cfg.models and (cfg.metrics.dashboard or cfg.metrics.alerts):
+        Monitoring("monitoring", monitoring_args(cfg), opts=after_apis)
     return platform
+
+
+def monitoring_args(cfg: StackConfig) -> MonitoringArgs:
+    panels = []
+    for m in cfg.models:
+        server_signals = [
+            s for s in (m.autoscaling.signals if m.autoscaling else ()) if signals.SIGNALS[s.signal].source == "server"
+        ]
+        offered = [n for n in signals.signals_for(m.server) if signals.SIGNALS[n].source == "server"]
+        first = server_signals[0].signal if server_signals else (offered[0] if offered else None)
+        panels.append(
+            ModelPanel(
+                name=m.name,
+                server=m.server,
+                namespace=cfg.identity.namespace,
+                queue_signal=signals.resolve(first, m.server).hpa_metric if first else None,
+            )
+        )
+    return MonitoringArgs(
+        project=cfg.project,
+        prefix=cfg.prefix,
+        environment=cfg.environment,
+        namespace=cfg.identity.namespace,
+        panels=tuple(panels),
+        dashboard=cfg.metrics.dashboard,
+        alerts=cfg.metrics.alerts,
+        notification_channels=cfg.metrics.notification_channels,
+    )
 
 
 def _identities(cfg: StackConfig, platform: Platform) -> list[WorkloadIdentity]:
@@ -292,6 +335,7 @@ def _identities(cfg: StackConfig, platform: Platform) -> list[WorkloadIdentity]:
     project_number = None
     if cfg.identity.mode == "direct":
         project_number = gcp.organizations.get_project_output(project_id=cfg.project).number
+        platform.project_number = project_number
     bucket_names: dict[str, pulumi.Input[str]] = {key: b.name for key, b in platform.buckets.items()}
     for a in all_args:
         for key in a.reads + a.writes:

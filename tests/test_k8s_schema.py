@@ -6,6 +6,7 @@ GKE's release channels serve; bump ``KUBERNETES_MINOR`` when the stacks move on.
 
 from __future__ import annotations
 
+import jsonschema
 import kubernetes_validate
 import pytest
 
@@ -14,6 +15,76 @@ from infra.plan import kubernetes_manifest
 from tests.conftest import STACKS, as_pulumi_config, raw_with, stack_capture
 
 KUBERNETES_MINOR = "1.34"
+
+
+# Custom resources of Google Cloud Managed Service for Prometheus: not in the Kubernetes schema,
+# so checked against the subset of the monitoring.googleapis.com/v1 CRD the stack uses
+# (GoogleCloudPlatform/prometheus-engine, PodMonitoring/ClusterPodMonitoring), unknown fields failing.
+GMP_KINDS = ("PodMonitoring", "ClusterPodMonitoring")
+_RELABEL = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "action": {
+            "enum": [
+                "replace",
+                "lowercase",
+                "uppercase",
+                "keep",
+                "drop",
+                "keepequal",
+                "dropequal",
+                "hashmod",
+                "labeldrop",
+                "labelkeep",
+            ]
+        },
+        "sourceLabels": {"type": "array", "items": {"type": "string"}},
+        "separator": {"type": "string"},
+        "targetLabel": {"type": "string"},
+        "regex": {"type": "string"},
+        "modulus": {"type": "integer"},
+        "replacement": {"type": "string"},
+    },
+}
+GMP_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.googleapis.com/v1"},
+        "kind": {"enum": list(GMP_KINDS)},
+        "metadata": {"type": "object", "required": ["name"]},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["selector", "endpoints"],
+            "properties": {
+                "selector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
+                },
+                "endpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["port"],
+                        "properties": {
+                            "port": {"type": ["string", "integer"]},
+                            "path": {"type": "string", "pattern": "^/"},
+                            "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m)$"},
+                            "timeout": {"type": "string"},
+                            "metricRelabeling": {"type": "array", "items": _RELABEL},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
 
 
 def _objects(capture):
@@ -45,7 +116,17 @@ def _all_stack_objects():
 
 @pytest.mark.parametrize("obj", _all_stack_objects())
 def test_object_is_valid_kubernetes(obj):
-    kubernetes_validate.validate(obj, KUBERNETES_MINOR, strict=True)
+    if obj["kind"] in GMP_KINDS:
+        jsonschema.validate(obj, GMP_SCHEMA)
+    else:
+        kubernetes_validate.validate(obj, KUBERNETES_MINOR, strict=True)
+
+
+def test_gmp_schema_rejects_an_unknown_endpoint_field():
+    obj = next(o for _, o in _objects(stack_capture("dev")) if o["kind"] == "PodMonitoring")
+    bad = {**obj, "spec": {**obj["spec"], "endpoints": [{**obj["spec"]["endpoints"][0], "scheme": "http"}]}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, GMP_SCHEMA)
 
 
 def test_schema_check_rejects_an_unknown_field():

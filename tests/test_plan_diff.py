@@ -102,7 +102,7 @@ def test_saved_plan_reads_back_equal(tmp_path):
 
 def test_saved_plan_has_version_and_cost_totals():
     raw = json.loads(plan_diff.dumps(saved_examples()))
-    assert raw["version"] == 1 and raw["stacks"]["dev"]["cost_totals"]["monthly_max"] == 786.17
+    assert raw["version"] == 1 and raw["stacks"]["dev"]["cost_totals"]["monthly_max"] == 958.67
 
 
 def test_plan_of_another_version_is_refused(tmp_path):

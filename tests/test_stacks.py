@@ -134,7 +134,11 @@ def test_every_gpu_pool_is_tainted_autoscaled_and_auto_managed():
 def test_node_identity_role_is_a_non_authoritative_member(any_stack):
     _, capture = any_stack
     members = capture.of_type("gcp:projects/iAMMember:IAMMember")
-    assert [m.inputs["role"] for m in members] == ["roles/container.defaultNodeServiceAccount"]
+    # The node identity's role, and the metrics adapter's monitoring.viewer (DESIGN.md section 5).
+    assert sorted(m.inputs["role"] for m in members) == [
+        "roles/container.defaultNodeServiceAccount",
+        "roles/monitoring.viewer",
+    ]
     assert not capture.of_type("gcp:projects/iAMBinding:IAMBinding")
     assert not capture.of_type("gcp:projects/iAMPolicy:IAMPolicy")
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import naming
+from infra import naming, signals
 from infra.config import ModelConfig, StackConfig, bucket_ref
 from infra.platform import Platform
-from workloads import network, predictor, torchserve, triton, vllm
+from workloads import autoscaling, network, predictor, torchserve, triton, vllm
 from workloads.jobs import ConversionArgs, ConversionJob, LoadGenerator, LoadGeneratorArgs
 from workloads.server import ServerSpec, Source
 from workloads.serving import ModelServer, ModelServerArgs, selector, service_args
@@ -56,6 +56,10 @@ def server_spec(model: ModelConfig, buckets: dict[str, pulumi.Input[str]], hf_se
     opts = model.options
     uri = opts.converted_model_upload_path if opts.faster_transformer else model.source
     return predictor.spec(model, resolve_uri(uri, buckets))
+
+
+def uses_dcgm(model: ModelConfig) -> bool:
+    return any(signals.SIGNALS[s.signal].source == "dcgm" for s in model.autoscaling.signals)
 
 
 def needs_hf_token(cfg: StackConfig) -> list[str]:
@@ -155,6 +159,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
                 environment=cfg.environment,
                 autopilot=cfg.autopilot,
                 node_pools=pools(model.gpu),
+                autoscaled=model.autoscaling is not None,
             ),
             spec=spec,
             provider=cluster.provider,
@@ -163,6 +168,16 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             opts=pulumi.ResourceOptions(depends_on=[namespace] if namespace else []),
         )
         out.servers[model.name] = server
+        if spec.metrics is not None:
+            autoscaling.pod_monitoring(model.name, ns, cfg.environment, server.selector, spec.metrics, base)
+        if model.autoscaling is not None:
+            autoscaling.hpa(
+                model,
+                ns,
+                cfg.environment,
+                model.name,
+                pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[server])),
+            )
         svc = service_args(model)
         serving_ports = [
             p.name for p in spec.ports if spec.metrics is None or p.name != spec.metrics.port or p.name == "http"
@@ -179,6 +194,14 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
                 load_balancer=svc.type == "LoadBalancer",
             ),
             base,
+        )
+
+    gpu_watched = [m.name for m in cfg.models if m.autoscaling and uses_dcgm(m)]
+    if gpu_watched:
+        autoscaling.dcgm_monitoring(
+            gpu_watched,
+            cfg.environment,
+            pulumi.ResourceOptions(provider=cluster.provider, deleted_with=cluster.resource),
         )
 
     if cfg.webapp is not None:

@@ -82,6 +82,8 @@ class ModelServerArgs(ComponentArgs):
     environment: str
     autopilot: bool
     node_pools: tuple[str, ...] = ()
+    # An HPA owns spec.replicas after creation: pulumi up must not reset it.
+    autoscaled: bool = False
 
 
 def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[str] | None) -> k8s.core.v1.PodSpecArgs:
@@ -185,6 +187,7 @@ class ModelServer(pulumi.ComponentResource):
                 k8s_opts,
                 pulumi.ResourceOptions(
                     depends_on=after or [],
+                    ignore_changes=["spec.replicas"] if args.autoscaled else None,
                     custom_timeouts=pulumi.CustomTimeouts(
                         create=f"{startup + ROLLOUT_MARGIN_SECONDS}s", update=f"{startup + ROLLOUT_MARGIN_SECONDS}s"
                     ),

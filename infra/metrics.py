@@ -1,0 +1,360 @@
+"""The custom-metrics Stackdriver adapter, and the stack's Cloud Monitoring dashboard and alerts.
+
+The adapter is the 13 objects of ``../shared/reference/custom-metrics-stackdriver-adapter.yaml``
+(new resource model) as typed resources: the namespace and KSA come from the identity component
+(Workload Identity to a Google identity holding ``roles/monitoring.viewer`` through a
+non-authoritative IAM member: without it every HPA shows ``<unknown>``), the other eleven are
+here. Its tolerations use ``operator: Equal, value: present`` (Autopilot rejects ``Exists``). The
+``external-metrics-reader`` ClusterRole *and* its binding to ``kube-system/horizontal-pod-autoscaler``
+are both created: without the binding the HPA controller cannot read External metrics.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from infra import naming, signals
+from infra.config import ComponentArgs
+from infra.identity import IdentityArgs, WorkloadIdentity
+
+ADAPTER_IMAGE = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
+NAMESPACE = "custom-metrics"
+KSA = "custom-metrics-stackdriver-adapter"
+MONITORING_VIEWER = "roles/monitoring.viewer"
+APP_LABELS = {"run": KSA, "k8s-app": KSA}
+# (version, group, versionPriority): the three APIServices the adapter serves.
+API_SERVICES = (
+    ("v1beta1", "custom.metrics.k8s.io", 100),
+    ("v1beta2", "custom.metrics.k8s.io", 200),
+    ("v1beta1", "external.metrics.k8s.io", 100),
+)
+
+
+class AdapterArgs(ComponentArgs):
+    project: str
+    prefix: str
+    environment: str
+    identity_mode: str = "service-account"
+
+
+def adapter_tolerations() -> list[dict[str, str]]:
+    """GPU and TPU taints, tolerated with Equal/present (the reference manifest; Autopilot-safe)."""
+    return [
+        {"key": key, "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+        for key in ("nvidia.com/gpu", "cloud.google.com/gke-tpu")
+    ]
+
+
+def _ref(kind: str, name: str) -> k8s.rbac.v1.RoleRefArgs:
+    return k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind=kind, name=name)
+
+
+def _subject(name: str = KSA, namespace: str = NAMESPACE) -> list[k8s.rbac.v1.SubjectArgs]:
+    return [k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=name, namespace=namespace)]
+
+
+class CustomMetricsAdapter(pulumi.ComponentResource):
+    identity: WorkloadIdentity
+    api_services: list[k8s.apiregistration.v1.APIService]
+
+    def __init__(
+        self,
+        name: str,
+        args: AdapterArgs,
+        *,
+        provider: pulumi.ProviderResource,
+        project_number: pulumi.Input[str] | None = None,
+        deleted_with: pulumi.Resource | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("gke-gpu-serving:metrics:CustomMetricsAdapter", name, None, opts)
+        labels = naming.k8s_labels(args.environment, "custom-metrics-adapter", KSA)
+        self.identity = WorkloadIdentity(
+            f"{name}-id",
+            IdentityArgs(
+                workload="metrics-adapter",
+                namespace=NAMESPACE,
+                ksa_name=KSA,
+                project=args.project,
+                prefix=args.prefix,
+                environment=args.environment,
+                mode=args.identity_mode,
+                create_namespace=True,
+                project_roles=(MONITORING_VIEWER,),
+            ),
+            buckets={},
+            provider=provider,
+            project_number=project_number,
+            deleted_with=deleted_with,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s_opts = pulumi.ResourceOptions(
+            parent=self, provider=provider, deleted_with=deleted_with, depends_on=[self.identity]
+        )
+
+        def meta(obj_name: str, namespace: str | None = None, extra: dict | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=obj_name, namespace=namespace, labels={**labels, **(extra or {})})
+
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-auth-delegator",
+            metadata=meta("custom-metrics:system:auth-delegator"),
+            role_ref=_ref("ClusterRole", "system:auth-delegator"),
+            subjects=_subject(),
+            opts=k8s_opts,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-auth-reader",
+            metadata=meta("custom-metrics-auth-reader", "kube-system"),
+            role_ref=_ref("Role", "extension-apiserver-authentication-reader"),
+            subjects=_subject(),
+            opts=k8s_opts,
+        )
+        k8s.rbac.v1.ClusterRole(
+            f"{name}-resource-reader-role",
+            metadata=meta("custom-metrics-resource-reader"),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=[""], resources=["pods", "nodes", "nodes/stats"], verbs=["get", "list", "watch"]
+                )
+            ],
+            opts=k8s_opts,
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-resource-reader",
+            metadata=meta("custom-metrics-resource-reader"),
+            role_ref=_ref("ClusterRole", "custom-metrics-resource-reader"),
+            subjects=_subject(),
+            opts=k8s_opts,
+        )
+        amounts = {"cpu": "250m", "memory": "200Mi", "ephemeral-storage": "100Mi"}
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(KSA, NAMESPACE, APP_LABELS),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(APP_LABELS)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels={**labels, **APP_LABELS, "kubernetes.io/cluster-service": "true"}
+                    ),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=KSA,
+                        tolerations=[k8s.core.v1.TolerationArgs(**t) for t in adapter_tolerations()],
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
+                        ),
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="pod-custom-metrics-stackdriver-adapter",
+                                image=ADAPTER_IMAGE,
+                                image_pull_policy="IfNotPresent",
+                                command=[
+                                    "/adapter",
+                                    "--use-new-resource-model=true",
+                                    "--fallback-for-container-metrics=true",
+                                ],
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests=dict(amounts), limits=dict(amounts)
+                                ),
+                                security_context=k8s.core.v1.SecurityContextArgs(allow_privilege_escalation=False),
+                                readiness_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port=443, scheme="HTTPS"),
+                                    initial_delay_seconds=40,
+                                    period_seconds=10,
+                                    timeout_seconds=5,
+                                ),
+                            )
+                        ],
+                    ),
+                ),
+            ),
+            opts=k8s_opts,
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(KSA, NAMESPACE, {**APP_LABELS, "kubernetes.io/cluster-service": "true"}),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=dict(APP_LABELS),
+                ports=[k8s.core.v1.ServicePortArgs(port=443, protocol="TCP", target_port=443)],
+            ),
+            opts=k8s_opts,
+        )
+        after_backend = pulumi.ResourceOptions.merge(
+            k8s_opts, pulumi.ResourceOptions(depends_on=[self.identity, deployment, service])
+        )
+        self.api_services = [
+            k8s.apiregistration.v1.APIService(
+                f"{name}-{version}-{group.split('.')[0]}",
+                metadata=meta(f"{version}.{group}"),
+                spec=k8s.apiregistration.v1.APIServiceSpecArgs(
+                    insecure_skip_tls_verify=True,
+                    group=group,
+                    group_priority_minimum=100,
+                    version_priority=priority,
+                    service=k8s.apiregistration.v1.ServiceReferenceArgs(name=KSA, namespace=NAMESPACE),
+                    version=version,
+                ),
+                opts=after_backend,
+            )
+            for version, group, priority in API_SERVICES
+        ]
+        k8s.rbac.v1.ClusterRole(
+            f"{name}-external-metrics-reader-role",
+            metadata=meta("external-metrics-reader"),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=["external.metrics.k8s.io"], resources=["*"], verbs=["list", "get", "watch"]
+                )
+            ],
+            opts=k8s_opts,
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-external-metrics-reader",
+            metadata=meta("external-metrics-reader"),
+            role_ref=_ref("ClusterRole", "external-metrics-reader"),
+            subjects=_subject("horizontal-pod-autoscaler", "kube-system"),
+            opts=k8s_opts,
+        )
+        self.register_outputs({"namespace": NAMESPACE, "identity": self.identity.member})
+
+
+# Dashboard and alerts -------------------------------------------------------------------------
+
+
+class ModelPanel(ComponentArgs):
+    """What the dashboard shows for one model."""
+
+    name: str
+    server: str
+    namespace: str
+    queue_signal: str | None = None  # HPA metric of the model's first server signal
+
+
+def _pod_match(panel: ModelPanel) -> str:
+    return f'namespace="{panel.namespace}",pod=~"{panel.name}-.*"'
+
+
+def _tile(title: str, query: str) -> dict:
+    return {
+        "title": title,
+        "xyChart": {
+            "dataSets": [{"prometheusQuery": query, "plotType": "LINE", "targetAxis": "Y1"}],
+            "yAxis": {"scale": "LINEAR"},
+        },
+    }
+
+
+def panel_tiles(panel: ModelPanel) -> list[dict]:
+    """Request rate, latency, queue signal, replicas and GPU utilisation of one model (PromQL)."""
+    pods = _pod_match(panel)
+    tiles = []
+    requests = signals.REQUESTS.get(panel.server)
+    if requests:
+        tiles.append(_tile(f"{panel.name}: requests/s", f'sum(rate({{__name__="{requests}",{pods}}}[5m]))'))
+    latency = signals.LATENCY.get(panel.server)
+    if latency:
+        metric, shape = latency
+        if shape == "histogram":
+            query = f'histogram_quantile(0.95, sum by (le) (rate({{__name__="{metric}_bucket",{pods}}}[5m])))'
+            title = f"{panel.name}: p95 latency (s)"
+        else:
+            query = f'sum(rate({{__name__="{metric}",{pods}}}[5m])) / sum(rate({{__name__="{requests}",{pods}}}[5m]))'
+            title = f"{panel.name}: mean latency (µs)"
+        tiles.append(_tile(title, query))
+    if panel.queue_signal:
+        metric = panel.queue_signal.split("|")[1]
+        op = "rate" if panel.queue_signal.endswith("|counter") else None
+        inner = f'{{__name__="{metric}",{pods}}}'
+        tiles.append(_tile(f"{panel.name}: {metric}", f"sum({op}({inner}[5m]))" if op else f"avg({inner})"))
+    tiles.append(
+        _tile(
+            f"{panel.name}: ready replicas",
+            f'count(kube_pod_status_ready{{namespace="{panel.namespace}",pod=~"{panel.name}-.*",condition="true"}} == 1)',
+        )
+    )
+    tiles.append(
+        _tile(
+            f"{panel.name}: GPU utilisation (%)",
+            f'avg(DCGM_FI_DEV_GPU_UTIL{{exported_namespace="{panel.namespace}",exported_pod=~"{panel.name}-.*"}})',
+        )
+    )
+    return tiles
+
+
+def dashboard_json(title: str, panels: list[ModelPanel]) -> str:
+    """A Cloud Monitoring dashboard (mosaic layout, 2 tiles per row, 6x4 each)."""
+    tiles = []
+    for i, tile in enumerate(t for p in panels for t in panel_tiles(p)):
+        tiles.append({"xPos": (i % 2) * 6, "yPos": (i // 2) * 4, "width": 6, "height": 4, "widget": tile})
+    return json.dumps({"displayName": title, "mosaicLayout": {"columns": 12, "tiles": tiles}}, sort_keys=True)
+
+
+# (name, display, PromQL, duration): the alert policies, on GKE's kube-state-metrics packages.
+def alert_rules(namespace: str) -> list[tuple[str, str, str, str]]:
+    ns = f'namespace="{namespace}"'
+    return [
+        (
+            "hpa-at-max",
+            "HPA at max replicas for 15 minutes",
+            f"kube_horizontalpodautoscaler_status_current_replicas{{{ns}}} "
+            f">= on (horizontalpodautoscaler) kube_horizontalpodautoscaler_spec_max_replicas{{{ns}}}",
+            "900s",
+        ),
+        (
+            "gpu-pods-unschedulable",
+            "GPU pods unschedulable",
+            f"sum by (pod) (kube_pod_status_unschedulable{{{ns}}}) > 0",
+            "600s",
+        ),
+    ]
+
+
+class MonitoringArgs(ComponentArgs):
+    project: str
+    prefix: str
+    environment: str
+    namespace: str
+    panels: tuple[ModelPanel, ...]
+    dashboard: bool = True
+    alerts: bool = True
+    notification_channels: tuple[str, ...] = ()
+
+
+class Monitoring(pulumi.ComponentResource):
+    """One Cloud Monitoring dashboard per stack and its alert policies."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-gpu-serving:metrics:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.dashboard:
+            gcp.monitoring.Dashboard(
+                f"{name}-dashboard",
+                project=args.project,
+                dashboard_json=dashboard_json(f"{args.prefix} GPU serving", list(args.panels)),
+                opts=child,
+            )
+        if args.alerts:
+            for key, display, query, duration in alert_rules(args.namespace):
+                gcp.monitoring.AlertPolicy(
+                    f"{name}-{key}",
+                    project=args.project,
+                    display_name=f"{args.prefix}: {display}",
+                    combiner="OR",
+                    conditions=[
+                        gcp.monitoring.AlertPolicyConditionArgs(
+                            display_name=display,
+                            condition_prometheus_query_language=gcp.monitoring.AlertPolicyConditionConditionPrometheusQueryLanguageArgs(
+                                query=query, duration=duration, evaluation_interval="60s"
+                            ),
+                        )
+                    ],
+                    notification_channels=list(args.notification_channels),
+                    user_labels=naming.gcp_labels(args.environment, f"alert-{key}"),
+                    opts=child,
+                )
+        self.register_outputs({})

@@ -1,0 +1,86 @@
+"""The metric catalog: which autoscaling signals each model server exports, under which name the
+custom-metrics Stackdriver adapter serves them, and how an HPA uses them (DESIGN.md section 5).
+
+Server metrics are scraped by Managed Prometheus (a ``PodMonitoring`` per workload) and reach
+the HPA as **Pods** metrics named ``prometheus.googleapis.com|<metric>|<kind>``; for a counter
+the adapter serves its rate. GPU metrics come from GKE's managed DCGM exporter, whose metric
+names are upper case (``DCGM_FI_DEV_GPU_UTIL``); the adapter looks names up in lower case and
+never finds those (GoogleCloudPlatform/k8s-stackdriver#413), so the stack re-exports them in
+lower case with a ``ClusterPodMonitoring`` and the HPA reads them as **External** metrics
+selected by the serving model's label. Pure data, no Pulumi.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROMETHEUS = "prometheus.googleapis.com"
+ALL_SERVERS = ("torchserve", "triton", "vllm", "predictor")
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str  # config key: models[].autoscaling.signals[].signal
+    servers: tuple[str, ...]
+    metric: str  # Prometheus metric name as scraped (after the lower-casing re-export for DCGM)
+    kind: str  # counter | gauge
+    source: str  # server | dcgm
+    default_target: str
+    unit: str
+
+    @property
+    def hpa_metric(self) -> str:
+        """The name the HPA asks the adapter for."""
+        return f"{PROMETHEUS}|{self.metric}|{self.kind}"
+
+    @property
+    def hpa_type(self) -> str:
+        return "Pods" if self.source == "server" else "External"
+
+
+SIGNALS: dict[str, Signal] = {
+    s.name: s
+    for s in (
+        # Seed 000 / upstream HPA: queue latency in microseconds (a counter; the adapter serves its rate).
+        Signal("queue-latency", ("torchserve", "triton"), "", "counter", "server", "30000", "µs queued per second"),
+        Signal(
+            "pending-requests", ("triton",), "nv_inference_pending_request_count", "gauge", "server", "5", "requests"
+        ),
+        Signal("queue-size", ("vllm",), "vllm:num_requests_waiting", "gauge", "server", "5", "requests"),
+        Signal("batch-size", ("vllm",), "vllm:gpu_cache_usage_perc", "gauge", "server", "0.8", "KV-cache fraction"),
+        Signal("gpu-utilization", ALL_SERVERS, "dcgm_fi_dev_gpu_util", "gauge", "dcgm", "80", "percent"),
+        Signal("gpu-memory", ALL_SERVERS, "dcgm_fi_dev_fb_used", "gauge", "dcgm", "12000", "MiB"),
+    )
+}
+
+# Per-server metric behind the shared "queue-latency" name.
+QUEUE_LATENCY = {"torchserve": "ts_queue_latency_microseconds", "triton": "nv_inference_queue_duration_us"}
+
+# Upper-case DCGM names GKE exports -> the lower-case names the adapter can serve.
+DCGM_RENAMES = {"DCGM_FI_DEV_GPU_UTIL": "dcgm_fi_dev_gpu_util", "DCGM_FI_DEV_FB_USED": "dcgm_fi_dev_fb_used"}
+# The label the re-export adds so an External metric can select one model's GPUs.
+MODEL_LABEL = "serving_model"
+
+# Requests and latency per server, for the dashboard (what each server exports on /metrics).
+REQUESTS = {
+    "torchserve": "ts_inference_requests_total",
+    "triton": "nv_inference_request_success",
+    "vllm": "vllm:request_success_total",
+}
+LATENCY = {
+    "torchserve": ("ts_inference_latency_microseconds", "counter-per-request"),
+    "triton": ("nv_inference_request_duration_us", "counter-per-request"),
+    "vllm": ("vllm:e2e_request_latency_seconds", "histogram"),
+}
+
+
+def resolve(signal: str, server: str) -> Signal:
+    """The catalog entry for ``signal`` on ``server`` (queue latency names differ per server)."""
+    s = SIGNALS[signal]
+    if signal == "queue-latency":
+        return Signal(s.name, s.servers, QUEUE_LATENCY[server], s.kind, s.source, s.default_target, s.unit)
+    return s
+
+
+def signals_for(server: str) -> list[str]:
+    return [name for name, s in SIGNALS.items() if server in s.servers]

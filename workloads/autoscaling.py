@@ -1,0 +1,173 @@
+"""Collection and autoscaling per model: a Managed Prometheus ``PodMonitoring`` scraping the
+server's metrics port (by the container port's *name*), a ``ClusterPodMonitoring`` re-exporting
+GKE's DCGM GPU metrics under the lower-case names the adapter can serve, and one
+``autoscaling/v2`` HPA per model with a ``behavior`` block, from the metric catalog in
+:mod:`infra.signals`. The spec builders are pure; :func:`build` only wires resources.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import naming, signals
+from infra.config import Behavior, ModelConfig
+from workloads.pod import HttpCheck
+
+PODMONITORING_API = "monitoring.googleapis.com/v1"
+SCRAPE_INTERVAL = "30s"
+# GKE's managed DCGM exporter (GKE >= 1.30.1 with the DCGM monitoring component).
+DCGM_NAMESPACE = "gke-managed-system"
+DCGM_SELECTOR = {"app.kubernetes.io/name": "gke-managed-dcgm-exporter"}
+DCGM_PORT = "metrics"
+DCGM_MONITOR = "dcgm-lowercase"
+
+
+def pod_monitoring_spec(match: dict[str, str], metrics: HttpCheck) -> dict:
+    return {
+        "selector": {"matchLabels": dict(match)},
+        "endpoints": [{"port": metrics.port, "path": metrics.path, "interval": SCRAPE_INTERVAL}],
+    }
+
+
+def dcgm_relabeling(models: list[str]) -> list[dict]:
+    """Keep the two DCGM metrics, rename them lower case and tag each series with its model.
+
+    ``exported_pod`` is the GPU-using pod (``<model>-<replicaset>-<id>``); the model label lets
+    an External metric select one model's GPUs.
+    """
+    rules: list[dict] = [
+        {"sourceLabels": ["__name__"], "regex": "|".join(signals.DCGM_RENAMES), "action": "keep"},
+    ]
+    rules += [
+        {
+            "sourceLabels": ["__name__"],
+            "regex": upper,
+            "targetLabel": "__name__",
+            "replacement": lower,
+            "action": "replace",
+        }
+        for upper, lower in signals.DCGM_RENAMES.items()
+    ]
+    rules.append(
+        {
+            "sourceLabels": ["exported_pod"],
+            "regex": f"({'|'.join(sorted(models))})-[a-z0-9]+-[a-z0-9]+",
+            "targetLabel": signals.MODEL_LABEL,
+            "replacement": "$1",
+            "action": "replace",
+        }
+    )
+    return rules
+
+
+def dcgm_monitoring_spec(models: list[str]) -> dict:
+    return {
+        "selector": {"matchLabels": dict(DCGM_SELECTOR)},
+        "endpoints": [{"port": DCGM_PORT, "interval": SCRAPE_INTERVAL, "metricRelabeling": dcgm_relabeling(models)}],
+    }
+
+
+def _quantity(value: float) -> str:
+    """A Kubernetes quantity for a target: integers as is, fractions in milli-units."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{round(value * 1000)}m"
+
+
+def hpa_metrics(model: ModelConfig, namespace: str) -> list[dict]:
+    out = []
+    for sig in model.autoscaling.signals:
+        entry = signals.resolve(sig.signal, model.server)
+        target = {"type": "AverageValue", "averageValue": _quantity(sig.target or float(entry.default_target))}
+        if entry.hpa_type == "Pods":
+            out.append({"type": "Pods", "pods": {"metric": {"name": entry.hpa_metric}, "target": target}})
+        else:
+            selector = {
+                "matchLabels": {
+                    f"metric.labels.{signals.MODEL_LABEL}": model.name,
+                    "metric.labels.exported_namespace": namespace,
+                }
+            }
+            out.append(
+                {
+                    "type": "External",
+                    "external": {"metric": {"name": entry.hpa_metric, "selector": selector}, "target": target},
+                }
+            )
+    return out
+
+
+def behavior(b: Behavior) -> dict:
+    """Fast scale-up (stabilised ``scaleUpStabilizationSeconds``, N pods a minute or doubling),
+    slow scale-down (stabilised, N pods per period): GPU pods take minutes to come back."""
+    return {
+        "scaleUp": {
+            "stabilizationWindowSeconds": b.scale_up_stabilization_seconds,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Pods", "value": b.scale_up_pods_per_minute, "periodSeconds": 60},
+                {"type": "Percent", "value": 100, "periodSeconds": 60},
+            ],
+        },
+        "scaleDown": {
+            "stabilizationWindowSeconds": b.scale_down_stabilization_seconds,
+            "selectPolicy": "Min",
+            "policies": [
+                {"type": "Pods", "value": b.scale_down_pods_per_period, "periodSeconds": b.scale_down_period_seconds}
+            ],
+        },
+    }
+
+
+def hpa_spec(model: ModelConfig, namespace: str, deployment: str) -> dict:
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+        "minReplicas": model.replicas.min,
+        "maxReplicas": model.replicas.max,
+        "metrics": hpa_metrics(model, namespace),
+        "behavior": behavior(model.autoscaling.behavior),
+    }
+
+
+def pod_monitoring(
+    name: str, namespace: str, environment: str, match: dict[str, str], metrics: HttpCheck, opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        f"podmonitoring-{name}",
+        api_version=PODMONITORING_API,
+        kind="PodMonitoring",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=namespace, labels=naming.k8s_labels(environment, "pod-monitoring", name)
+        ),
+        spec=pod_monitoring_spec(match, metrics),
+        opts=opts,
+    )
+
+
+def dcgm_monitoring(
+    models: list[str], environment: str, opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        "clusterpodmonitoring-dcgm",
+        api_version=PODMONITORING_API,
+        kind="ClusterPodMonitoring",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=DCGM_MONITOR, labels=naming.k8s_labels(environment, "pod-monitoring", DCGM_MONITOR)
+        ),
+        spec=dcgm_monitoring_spec(models),
+        opts=opts,
+    )
+
+
+def hpa(
+    model: ModelConfig, namespace: str, environment: str, deployment: str, opts: pulumi.ResourceOptions
+) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+    return k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        f"hpa-{model.name}",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=model.name, namespace=namespace, labels=naming.k8s_labels(environment, "autoscaler", model.name)
+        ),
+        spec=hpa_spec(model, namespace, deployment),
+        opts=opts,
+    )
