@@ -390,3 +390,32 @@ def test_faster_transformer_predictor_reads_source_and_converted_buckets():
         )
     )
     assert platform.model_reads(cfg.models[0]) == ("models", "converted")
+
+
+# Destroy that completes ----------------------------------------------------------------------
+
+
+def _prod_lb_capture():
+    raw = raw_with(
+        models=[{**raw_with()["models"][0], "service": {"type": "LoadBalancer"}}],
+        webapp={"model": "t5-small", "image": "a/fastdash:1.0", "service": {"type": "LoadBalancer"}},
+    )
+    return run_raw(raw)
+
+
+def test_load_balancer_services_are_deleted_before_the_cluster():
+    capture = _prod_lb_capture()
+    lbs = [s for s in capture.of_type(SERVICE) if s.inputs["spec"]["type"] == "LoadBalancer"]
+    provider = capture.one("pulumi:providers:kubernetes")
+    assert len(lbs) == 2
+    assert all(not s.deleted_with and s.provider.startswith(provider.urn) for s in lbs)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_other_kubernetes_object_dies_with_the_cluster(stack):
+    capture = stack_capture(stack)
+    cluster = capture.one("gcp:container/cluster:Cluster")
+    for obj in capture.kubernetes_objects():
+        if obj.inputs.get("kind") == "Service" and obj.inputs["spec"].get("type") == "LoadBalancer":
+            continue
+        assert obj.deleted_with == cluster.urn, obj.name

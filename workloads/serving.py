@@ -76,6 +76,16 @@ def template_annotations(spec: ServerSpec) -> dict[str, str]:
     return out
 
 
+def service_options(
+    service_type: str, provider: pulumi.ProviderResource, deleted_with: pulumi.Resource | None, parent: pulumi.Resource
+) -> pulumi.ResourceOptions:
+    """A LoadBalancer Service is never ``deleted_with`` the cluster: GKE's load balancer,
+    forwarding rules, NEGs and firewall rules live outside the state and go only when the Service
+    is deleted, which Pulumi then does before the cluster (the provider depends on it)."""
+    keep = None if service_type == "LoadBalancer" else deleted_with
+    return pulumi.ResourceOptions(parent=parent, provider=provider, deleted_with=keep)
+
+
 class ModelServerArgs(ComponentArgs):
     model: ModelConfig
     namespace: str
@@ -198,7 +208,10 @@ class ModelServer(pulumi.ComponentResource):
             service_args(m), spec.service_ports or spec.ports, self.selector
         )
         self.service = k8s.core.v1.Service(
-            f"{name}-service", metadata=meta(m.name, svc_labels, svc_annotations or None), spec=svc_spec, opts=k8s_opts
+            f"{name}-service",
+            metadata=meta(m.name, svc_labels, svc_annotations or None),
+            spec=svc_spec,
+            opts=service_options(svc_spec.type, provider, deleted_with, self),
         )
         # maxUnavailable 1 lets node upgrades and drains proceed one pod at a time, even at 1 replica.
         k8s.policy.v1.PodDisruptionBudget(

@@ -10,7 +10,7 @@ from infra import naming
 from infra.config import ComponentArgs, WebappConfig
 from workloads import pod
 from workloads.server import Port
-from workloads.serving import ServiceArgs, selector, service_spec
+from workloads.serving import ServiceArgs, selector, service_options, service_spec
 
 COMPONENT = "webapp"
 NAME = "fastdash"
@@ -92,7 +92,7 @@ class Webapp(pulumi.ComponentResource):
                 name=NAME, namespace=args.namespace, labels={**labels, **svc_labels}, annotations=annotations or None
             ),
             spec=svc_spec,
-            opts=child,
+            opts=service_options(svc_spec.type, provider, deleted_with, self),
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
