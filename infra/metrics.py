@@ -34,6 +34,15 @@ API_SERVICES = (
 )
 
 
+# Hardened against the reference (which runs as root on 443): the image is distroless/static with
+# the adapter at /adapter; as the distroless "nonroot" UID it cannot bind 443 or write its
+# self-signed serving certificate under the root filesystem, so it serves on 6443 (the
+# apiserver library's --secure-port) with --cert-dir on an emptyDir. The Service keeps port 443.
+ADAPTER_UID = 65532
+SECURE_PORT = 6443
+CERT_DIR = "/tmp/certs"
+
+
 class AdapterArgs(ComponentArgs):
     project: str
     prefix: str
@@ -145,8 +154,14 @@ class CustomMetricsAdapter(pulumi.ComponentResource):
                         service_account_name=KSA,
                         tolerations=[k8s.core.v1.TolerationArgs(**t) for t in adapter_tolerations()],
                         security_context=k8s.core.v1.PodSecurityContextArgs(
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
+                            run_as_non_root=True,
+                            run_as_user=ADAPTER_UID,
+                            run_as_group=ADAPTER_UID,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(name="certs", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
+                        ],
                         containers=[
                             k8s.core.v1.ContainerArgs(
                                 name="pod-custom-metrics-stackdriver-adapter",
@@ -156,16 +171,35 @@ class CustomMetricsAdapter(pulumi.ComponentResource):
                                     "/adapter",
                                     "--use-new-resource-model=true",
                                     "--fallback-for-container-metrics=true",
+                                    f"--secure-port={SECURE_PORT}",
+                                    f"--cert-dir={CERT_DIR}",
                                 ],
+                                ports=[k8s.core.v1.ContainerPortArgs(name="https", container_port=SECURE_PORT)],
+                                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="certs", mount_path=CERT_DIR)],
                                 resources=k8s.core.v1.ResourceRequirementsArgs(
                                     requests=dict(amounts), limits=dict(amounts)
                                 ),
-                                security_context=k8s.core.v1.SecurityContextArgs(allow_privilege_escalation=False),
+                                security_context=k8s.core.v1.SecurityContextArgs(
+                                    run_as_non_root=True,
+                                    allow_privilege_escalation=False,
+                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                                ),
                                 readiness_probe=k8s.core.v1.ProbeArgs(
-                                    http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port=443, scheme="HTTPS"),
+                                    http_get=k8s.core.v1.HTTPGetActionArgs(
+                                        path="/healthz", port="https", scheme="HTTPS"
+                                    ),
                                     initial_delay_seconds=40,
                                     period_seconds=10,
                                     timeout_seconds=5,
+                                ),
+                                liveness_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=k8s.core.v1.HTTPGetActionArgs(
+                                        path="/healthz", port="https", scheme="HTTPS"
+                                    ),
+                                    initial_delay_seconds=60,
+                                    period_seconds=20,
+                                    timeout_seconds=5,
+                                    failure_threshold=3,
                                 ),
                             )
                         ],
@@ -180,7 +214,7 @@ class CustomMetricsAdapter(pulumi.ComponentResource):
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=dict(APP_LABELS),
-                ports=[k8s.core.v1.ServicePortArgs(port=443, protocol="TCP", target_port=443)],
+                ports=[k8s.core.v1.ServicePortArgs(port=443, protocol="TCP", target_port="https")],
             ),
             opts=k8s_opts,
         )

@@ -315,3 +315,13 @@ def test_gpu_memory_for_vllm_is_rejected():
 def test_hpa_with_zero_min_replicas_is_rejected():
     raw = auto({"signal": "queue-latency"}, replicas={"min": 0, "max": 2})
     assert "minReplicas >= 1" in only_line_for(raw, f"{NS}:models[0].replicas.min")
+
+
+def test_adapter_runs_non_root_on_an_unprivileged_port():
+    objs = _adapter_objects(stack_capture("dev"))
+    deployment = next(r for r in objs if r.inputs["kind"] == "Deployment")
+    container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
+    service = next(r for r in objs if r.inputs["kind"] == "Service")
+    assert deployment.inputs["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert f"--secure-port={metrics.SECURE_PORT}" in container["command"]
+    assert service.inputs["spec"]["ports"] == [{"port": 443, "protocol": "TCP", "targetPort": "https"}]
