@@ -160,6 +160,11 @@ class Probes:
     liveness: HttpCheck
     startup_seconds: int
 
+    @classmethod
+    def on(cls, check: HttpCheck, startup_seconds: int) -> Probes:
+        """One health endpoint for all three probes (vLLM, the predictor, the front end)."""
+        return cls(startup=check, readiness=check, liveness=check, startup_seconds=startup_seconds)
+
 
 def _http(check: HttpCheck, **kw) -> k8s.core.v1.ProbeArgs:
     return k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path=check.path, port=check.port), **kw)

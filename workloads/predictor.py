@@ -23,12 +23,7 @@ def spec(model: ModelConfig, model_uri: pulumi.Input[str]) -> ServerSpec:
         command=[],
         args=[],
         ports=PORTS,
-        probes=Probes(
-            startup=HttpCheck("/health", "http"),
-            readiness=HttpCheck("/health", "http"),
-            liveness=HttpCheck("/health", "http"),
-            startup_seconds=startup_seconds(model, STARTUP_SECONDS),
-        ),
+        probes=Probes.on(HttpCheck("/health", "http"), startup_seconds(model, STARTUP_SECONDS)),
         metrics=None,
         shutdown_seconds=30,
         env=[env("AIP_STORAGE_URI", model_uri), env("HOME", "/tmp")],

@@ -44,12 +44,7 @@ def spec(model: ModelConfig, source: Source, hf_secret: str | None) -> ServerSpe
         command=["python3", "-m", "vllm.entrypoints.openai.api_server"],
         args=[],
         ports=PORTS,
-        probes=Probes(
-            startup=HttpCheck("/health", "http"),
-            readiness=HttpCheck("/health", "http"),
-            liveness=HttpCheck("/health", "http"),
-            startup_seconds=startup_seconds(model, STARTUP_SECONDS),
-        ),
+        probes=Probes.on(HttpCheck("/health", "http"), startup_seconds(model, STARTUP_SECONDS)),
         metrics=HttpCheck("/metrics", "http"),
         shutdown_seconds=30,
         # Non-root: caches go to a writable emptyDir instead of /root.

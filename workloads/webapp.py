@@ -56,7 +56,7 @@ class Webapp(pulumi.ComponentResource):
             resources=pod.resources(w.resources.cpu, w.resources.memory, w.resources.ephemeral_storage),
             lifecycle=pod.drain_lifecycle(),
             security_context=pod.container_security(w.run_as_user),
-            **pod.probe_args(pod.Probes(startup=check, readiness=check, liveness=check, startup_seconds=120)),
+            **pod.probe_args(pod.Probes.on(check, startup_seconds=120)),
         )
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
