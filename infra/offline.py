@@ -231,7 +231,8 @@ def run_program(
     mocks = PlanMocks(capture)
     monitor = RecordingMonitor(mocks, capture)
     project = project or project_name()
-    program = program or PROJECT_DIR / "__main__.py"
+    # Absolute: the program runs with its own directory as the working directory.
+    program = (program or PROJECT_DIR / "__main__.py").resolve()
 
     # A fresh root stack per run: several stacks can be planned in one process.
     from pulumi.runtime.settings import ROOT

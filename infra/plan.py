@@ -33,6 +33,8 @@ from infra import cost, offline, plan_diff, plan_report
 from infra.offline import Capture, Captured
 
 EXIT_CONFIG = 2
+# A MANDATORY policy violation (infra/policy_check.py): distinct from a config error.
+EXIT_POLICY = 3
 # Components in the order the platform builds them (infra/platform.py).
 COMPONENT_ORDER = (
     "gke-gpu-serving:project:Apis",
@@ -319,6 +321,12 @@ def main(argv: list[str] | None = None) -> int:
         "--format", choices=("text", "markdown"), default="text", help="markdown: one pull-request comment"
     )
     parser.add_argument("--color", action="store_true", help="ANSI colours even when stdout is not a terminal")
+    parser.add_argument(
+        "--policy-config",
+        metavar="FILE",
+        type=Path,
+        help="policy pack config (pulumi --policy-pack-config format); default policies/config/<stack>.json if present",
+    )
     parser.add_argument("--project-dir", type=Path, default=offline.PROJECT_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -346,12 +354,15 @@ def main(argv: list[str] | None = None) -> int:
             continue
         captures[stack] = capture
         config_map, _ = offline.read_stack_config(stack, args.project_dir)
-        plans[stack] = plan_diff.snapshot(capture, cost.estimate(plan_diff.stack_config_of(config_map)))
+        plans[stack] = plan_diff.snapshot(capture, _estimate(config_map, args.project_dir))
     document = plan_diff.normalized(plan_diff.PlanDocument(stacks=plans))
 
     if args.save:
         plan_diff.save(document, args.save)
         print(f"Saved the plan of {len(plans)} stack(s) to {args.save}", file=sys.stderr)
+    policy = _policy_reports(captures, args.policy_config)
+    if policy is None:
+        return EXIT_CONFIG
     if args.format == "markdown":
         diffs = plan_diff.diff_documents(document, baseline)
         print(plan_report.render_markdown(diffs, describe, args.diff.name if args.diff else None, errors))
@@ -364,7 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         if texts:
             print("\n\n".join(texts))
     elif captures:
-        texts = [render_text(stack, captures[stack], cost.render_lines(plans[stack].cost)) for stack in captures]
+        texts = [
+            render_text(stack, captures[stack], [*_cost_lines(plans[stack].cost), policy[stack][0]])
+            for stack in captures
+        ]
         print("\n\n".join(texts))
     if args.render:
         for stack, capture in captures.items():
@@ -373,7 +387,43 @@ def main(argv: list[str] | None = None) -> int:
             # A markdown comment on stdout stays clean: the note goes to stderr then.
             note = sys.stderr if args.format == "markdown" else sys.stdout
             print(f"Rendered {len(written)} Kubernetes objects to {out_dir}/", file=note)
-    return EXIT_CONFIG if errors else 0
+    if args.format == "markdown" or args.diff:
+        # The plan text carries the findings before its summary; diffs and comments get them last.
+        for stack, (report, _) in policy.items():
+            title = f"stack '{stack}': " if len(policy) > 1 else ""
+            print(
+                f"\n#### {title}policy findings\n\n```\n{report}\n```"
+                if args.format == "markdown"
+                else f"\n{title}{report}"
+            )
+    blocking = any(b for _, b in policy.values())
+    return EXIT_CONFIG if errors else (EXIT_POLICY if blocking else 0)
+
+
+def _estimate(config_map: dict[str, str], project_dir: Path) -> cost.CostEstimate | None:
+    """The cost estimate; None for a --project-dir project that is not this program (no config of ours)."""
+    if offline.project_name(project_dir) != offline.project_name():
+        return None
+    return cost.estimate(plan_diff.stack_config_of(config_map))
+
+
+def _cost_lines(estimate: cost.CostEstimate | None) -> list[str]:
+    return [*cost.render_lines(estimate), ""] if estimate is not None else []
+
+
+def _policy_reports(captures: dict[str, Capture], config_file: Path | None) -> dict[str, tuple[str, bool]] | None:
+    """Each stack's policy report and whether a finding is MANDATORY; None on a bad policy config."""
+    from infra import policy_check
+
+    out = {}
+    for stack, capture in captures.items():
+        try:
+            findings, report = policy_check.check_stack(capture, stack, config_file)
+        except policy_check.PolicyConfigError as exc:
+            print(f"error: policy config: {exc}", file=sys.stderr)
+            return None
+        out[stack] = (report, bool(policy_check.mandatory(findings)))
+    return out
 
 
 if __name__ == "__main__":
