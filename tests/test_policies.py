@@ -139,3 +139,12 @@ def test_pairing_verdicts_match_the_catalog(accelerator, count):
         pack = gpu.pairing_problem(accelerator, machine, count) is not None
         config = catalog.check_pairing(accelerator, machine, count) is not None
         assert pack == config, (accelerator, machine, count)
+
+
+def test_readme_rule_table_matches_the_pack():
+    """README.md's Policy pack table lists every rule once, with its level."""
+    readme = (PROJECT_DIR / "README.md").read_text()
+    section = readme[readme.index("## Policy pack") :]
+    section = section[: section.index("\n## ")]
+    rows = re.findall(r"^\| `([a-z0-9-]+)`(?: \(stack\))? \| (mandatory|advisory) \|", section, re.M)
+    assert sorted(rows) == sorted((p.name, p.enforcement_level.value) for p in POLICIES)
