@@ -328,11 +328,18 @@ def test_prod_load_balancer_carries_the_opt_in_label():
     raw = raw_with(
         environment="prod",
         cluster={"mode": "standard", "location": "us-central1-a", "deletionProtection": True},
-        models=[{**raw_with()["models"][0], "service": {"type": "LoadBalancer", "allowInProd": True}}],
+        models=[
+            {**raw_with()["models"][0], "service": {"type": "LoadBalancer", "internal": False, "allowInProd": True}}
+        ],
         storage={"buckets": [{"name": "models", "noncurrentVersionDays": 30, "softDeleteDays": 7}]},
     )
     svc = run_raw(raw).one(SERVICE, "model-t5-small-service").inputs
-    assert svc["metadata"]["labels"]["gke-gpu-serving/allow-load-balancer"] == "true"
+    assert svc["metadata"]["labels"]["gke-gpu-serving/public-load-balancer"] == "true"
+    assert "annotations" not in svc["metadata"]
+
+
+def test_internal_load_balancer_is_annotated_internal():
+    svc = _prod_lb_capture().one(SERVICE, "model-t5-small-service").inputs
     assert svc["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
 
 
@@ -419,3 +426,18 @@ def test_every_other_kubernetes_object_dies_with_the_cluster(stack):
         if obj.inputs.get("kind") == "Service" and obj.inputs["spec"].get("type") == "LoadBalancer":
             continue
         assert obj.deleted_with == cluster.urn, obj.name
+
+
+def test_opted_in_prod_load_balancer_passes_the_policy_pack():
+    from infra import policy_check
+
+    raw = raw_with(
+        environment="prod",
+        cluster={"mode": "standard", "location": "us-central1-a", "deletionProtection": True},
+        models=[
+            {**raw_with()["models"][0], "service": {"type": "LoadBalancer", "internal": False, "allowInProd": True}}
+        ],
+        storage={"buckets": [{"name": "models", "noncurrentVersionDays": 30, "softDeleteDays": 7}]},
+    )
+    findings = policy_check.evaluate(run_raw(raw))
+    assert not [f for f in findings if "load-balancer" in f.policy]

@@ -17,8 +17,9 @@ from workloads.server import Port, ServerSpec
 
 COMPONENT = "model-server"
 LB_TYPE_ANNOTATION = "networking.gke.io/load-balancer-type"
-# The opt-in label a prod LoadBalancer carries (set from service.allowInProd; the policy pack checks it).
-LB_OPT_IN_LABEL = f"{naming.PROJECT}/allow-load-balancer"
+# The opt-in label an external LoadBalancer carries when service.allowInProd is set (the policy
+# pack's k8s-prod-load-balancer-opt-in rule checks it; internal load balancers need none).
+LB_OPT_IN_LABEL = f"{naming.PROJECT}/public-load-balancer"
 ROLLOUT_MARGIN_SECONDS = 600
 
 
@@ -51,7 +52,7 @@ def service_spec(
     if svc.type == "LoadBalancer":
         if svc.internal:
             annotations[LB_TYPE_ANNOTATION] = "Internal"
-        if svc.allow_in_prod:
+        elif svc.allow_in_prod:
             labels[LB_OPT_IN_LABEL] = "true"
     return spec, labels, annotations
 
