@@ -3,6 +3,8 @@ example stacks (and of small configs), plus the pure pod helpers."""
 
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
 
 from infra import catalog, config, platform
@@ -275,38 +277,31 @@ def test_torchserve_bucket_store_mounts_the_model_with_gcs_fuse():
     assert d.inputs["spec"]["template"]["metadata"]["annotations"][pod.GCSFUSE_ANNOTATION] == "true"
 
 
+HF_TOKEN = "hf_not_a_real_token"
+
+
+@cache
+def _hf_capture():
+    """A vLLM model from Hugging Face with the token set (run once)."""
+    model = {
+        "name": "mistral",
+        "server": "vllm",
+        "gpu": {"type": "nvidia-tesla-t4", "count": 1},
+        "source": "hf://mistralai/Mistral-7B-Instruct-v0.3",
+    }
+    return run_raw(raw_with(models=[model], hfToken=HF_TOKEN))
+
+
 def test_hf_token_becomes_a_secret_the_vllm_pod_reads():
-    raw = raw_with(
-        models=[
-            {
-                "name": "mistral",
-                "server": "vllm",
-                "gpu": {"type": "nvidia-tesla-t4", "count": 1},
-                "source": "hf://mistralai/Mistral-7B-Instruct-v0.3",
-            }
-        ],
-        hfToken="hf_not_a_real_token",
-    )
-    capture = run_raw(raw)
+    capture = _hf_capture()
     secret = capture.one("kubernetes:core/v1:Secret", "hf-token")
     env = {e["name"]: e for e in server(capture, "mistral")["env"]}
     assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": secret.inputs["metadata"]["name"], "key": "token"}
 
 
 def test_hf_token_never_appears_in_a_rendered_manifest():
-    raw = raw_with(
-        models=[
-            {
-                "name": "mistral",
-                "server": "vllm",
-                "gpu": {"type": "nvidia-tesla-t4", "count": 1},
-                "source": "hf://org/model",
-            }
-        ],
-        hfToken="hf_not_a_real_token",
-    )
-    capture = run_raw(raw)
-    assert "hf_not_a_real_token" not in str([kubernetes_manifest(r) for r in capture.kubernetes_objects()])
+    manifests = [kubernetes_manifest(r) for r in _hf_capture().kubernetes_objects()]
+    assert HF_TOKEN not in str(manifests)
 
 
 def test_no_hf_secret_without_a_token():
