@@ -148,3 +148,12 @@ def test_readme_rule_table_matches_the_pack():
     section = section[: section.index("\n## ")]
     rows = re.findall(r"^\| `([a-z0-9-]+)`(?: \(stack\))? \| (mandatory|advisory) \|", section, re.M)
     assert sorted(rows) == sorted((p.name, p.enforcement_level.value) for p in POLICIES)
+
+
+@pytest.mark.parametrize("text", ["500m", "4", "2.5", "16Gi", "512Mi", "1k", "3M", "1e3", "0.5Ki"])
+def test_quantity_reader_matches_the_config_parser(text):
+    # The pack keeps its own copy (it must not import infra/); the two may never disagree.
+    from infra.config import parse_quantity
+    from policies.rules import _props
+
+    assert _props.quantity(text) == parse_quantity(text)

@@ -125,7 +125,8 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
     def pools(gpu) -> tuple[str, ...]:
         return tuple(p.gke_name for p in cfg.pools_for_gpu(gpu)) if cfg.cluster.mode == "standard" else ()
 
-    for _, conv in cfg.all_conversions:
+    conversions = [conv for _, conv in cfg.all_conversions]  # synthesizes the predictor ones: once
+    for conv in conversions:
         grant = cfg.grant(conv.workload)
         identity = platform.identity(conv.workload)
         job_ns = grant.namespace or ns if grant else ns
@@ -150,7 +151,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
         spec = server_spec(model, buckets, hf_secret)
         identity = platform.identity(model.name)
         after: list[pulumi.Resource] = [identity] if identity else []
-        after += [out.conversions[c.name].job for _, c in cfg.all_conversions if c.model == model.name]
+        after += [out.conversions[c.name].job for c in conversions if c.model == model.name]
         server = ModelServer(
             f"model-{model.name}",
             ModelServerArgs(

@@ -25,6 +25,13 @@ CLIENT_COMPONENTS = ("webapp", "load-generator")
 HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 
 
+def _label_in(key: str, values: tuple[str, ...]) -> k8s.meta.v1.LabelSelectorArgs:
+    """A selector matching objects whose ``key`` label is one of ``values``."""
+    return k8s.meta.v1.LabelSelectorArgs(
+        match_expressions=[k8s.meta.v1.LabelSelectorRequirementArgs(key=key, operator="In", values=list(values))]
+    )
+
+
 def _ports(names: list[str]) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
     return [k8s.networking.v1.NetworkPolicyPortArgs(port=n, protocol="TCP") for n in names]
 
@@ -49,13 +56,7 @@ def allow_rules(
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                 from_=[
                     k8s.networking.v1.NetworkPolicyPeerArgs(
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_expressions=[
-                                k8s.meta.v1.LabelSelectorRequirementArgs(
-                                    key="app.kubernetes.io/component", operator="In", values=list(CLIENT_COMPONENTS)
-                                )
-                            ]
-                        )
+                        pod_selector=_label_in("app.kubernetes.io/component", CLIENT_COMPONENTS)
                     )
                 ],
                 ports=_ports(serving_ports),
@@ -66,13 +67,7 @@ def allow_rules(
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                 from_=[
                     k8s.networking.v1.NetworkPolicyPeerArgs(
-                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_expressions=[
-                                k8s.meta.v1.LabelSelectorRequirementArgs(
-                                    key="kubernetes.io/metadata.name", operator="In", values=list(GMP_NAMESPACES)
-                                )
-                            ]
-                        )
+                        namespace_selector=_label_in("kubernetes.io/metadata.name", GMP_NAMESPACES)
                     )
                 ],
                 ports=_ports([metrics_port]),
