@@ -8,7 +8,10 @@
 
 Whatever the mode, the component yields a kubeconfig that authenticates through
 ``gke-gcloud-auth-plugin`` (no static token ends up in state) and one explicit
-``kubernetes.Provider``; no Kubernetes object ever falls back to the ambient kubeconfig.
+``kubernetes.Provider``; no Kubernetes object ever falls back to the ambient kubeconfig. The
+kubeconfig points at GKE's DNS-based control-plane endpoint by default: it is gated by IAM
+(``container.clusters.connect``) instead of by source address, so the deploy workflow's
+GitHub-hosted runners reach a cluster whose IP endpoint admits only authorized networks.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import yaml
 from pydantic import Field
 
 from infra import naming
+from infra.apis import CLUSTER_TELEMETRY_APIS, IMAGE_STREAMING_API, ProjectApis
 from infra.config import ComponentArgs
 
 # Cloud-platform scope + IAM on the node service account is GKE's recommended model: access is
@@ -28,7 +32,17 @@ NODE_OAUTH_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 # GKE's least-privilege role for node service accounts (logging, monitoring, metadata).
 # Source: https://cloud.google.com/kubernetes-engine/docs/how-to/hardening-your-cluster#use_least_privilege_sa
 NODE_SA_ROLES = ("roles/container.defaultNodeServiceAccount",)
+# Image streaming with a custom node service account: "Service Usage Consumer
+# (roles/serviceusage.serviceUsageConsumer)" on the project (GKE, Use Image streaming,
+# Requirements); the least-privilege role above lacks serviceusage.services.use.
+# terraform-google-kubernetes-engine grants it exactly when gcfs is on (sa.tf).
+IMAGE_STREAMING_ROLE = "roles/serviceusage.serviceUsageConsumer"
 NODE_METADATA = {"disable-legacy-endpoints": "true"}
+
+
+def node_sa_roles(image_streaming: bool) -> tuple[str, ...]:
+    """Project roles of the stack's node service account."""
+    return NODE_SA_ROLES + ((IMAGE_STREAMING_ROLE,) if image_streaming else ())
 
 
 class ClusterArgs(ComponentArgs):
@@ -52,6 +66,8 @@ class ClusterArgs(ComponentArgs):
     system_disk_size_gb: int = 100
     pods_range_name: str = "pods"
     services_range_name: str = "services"
+    dns_endpoint: bool = True
+    kubeconfig_via: str = "dns"  # dns | ip
     labels: dict[str, str] = Field(default_factory=dict)
 
 
@@ -60,13 +76,16 @@ def workload_pool(project: str) -> str:
     return f"{project}.svc.id.goog"
 
 
-def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
-    """A kubeconfig for ``cluster_name`` that gets tokens from ``gke-gcloud-auth-plugin``.
+def kubeconfig(cluster_name: str, server: str, ca_certificate: str | None) -> str:
+    """A kubeconfig for ``cluster_name`` at ``server`` that gets tokens from ``gke-gcloud-auth-plugin``.
 
     The plugin (``gcloud components install gke-gcloud-auth-plugin``) mints short-lived tokens
     from the caller's gcloud or ADC credentials; the kubeconfig itself holds no secret but the
     endpoint, and is still exported as a secret so the address of a private cluster stays out
-    of logs.
+    of logs. ``ca_certificate`` is None for the DNS endpoint: it serves a publicly trusted
+    certificate, not one of the cluster CA, and ``gcloud container clusters get-credentials
+    --dns-endpoint`` writes no ``certificate-authority-data`` either (googlecloudsdk
+    api_lib/container/kubeconfig.py).
     """
     user = f"{cluster_name}-gcloud"
     doc = {
@@ -75,7 +94,8 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
         "clusters": [
             {
                 "name": cluster_name,
-                "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate},
+                "cluster": {"server": f"https://{server}"}
+                | ({"certificate-authority-data": ca_certificate} if ca_certificate else {}),
             }
         ],
         "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": user}}],
@@ -111,34 +131,48 @@ class GkeCluster(pulumi.ComponentResource):
     """A GKE cluster (created or read) with its kubeconfig and Kubernetes provider."""
 
     name: pulumi.Output[str]
-    endpoint: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     resource: gcp.container.Cluster | None
     node_service_account: gcp.serviceaccount.Account | None
-    workload_pool: str
+    # The node identity's project roles: a pool's nodes need them from their first boot.
+    node_roles: list[gcp.projects.IAMMember]
+    # ``<project>.svc.id.goog`` as the cluster reports it: the pool exists only once a Workload
+    # Identity cluster does, so grants to it are built from this output and wait for the cluster.
+    workload_pool: pulumi.Output[str]
 
     def __init__(
         self,
         name: str,
         args: ClusterArgs,
         *,
+        apis: ProjectApis,
         network: pulumi.Input[str] | None = None,
         subnetwork: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gke-gpu-serving:cluster:GkeCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.workload_pool = workload_pool(args.project)
         self.resource = None
         self.node_service_account = None
+        self.node_roles = []
         self.system_pool = None
 
         if args.mode == "existing":
-            found = gcp.container.get_cluster_output(name=args.name, location=args.location, project=args.project)
+            found = gcp.container.get_cluster_output(
+                name=args.name,
+                location=args.location,
+                project=args.project,
+                opts=apis.invoke_opts("gcp:container/getCluster:getCluster"),
+            )
             self.name = found.name
-            self.endpoint = found.endpoint
-            ca = found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
+            self.workload_pool = found.workload_identity_configs.apply(lambda w: w[0].workload_pool)
+            if args.kubeconfig_via == "dns":
+                server = found.control_plane_endpoints_configs.apply(lambda c: c[0].dns_endpoint_configs[0].endpoint)
+                ca = pulumi.Output.from_input(None)
+            else:
+                server = found.endpoint
+                ca = found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
         else:
             self.node_service_account = gcp.serviceaccount.Account(
                 f"{name}-nodes",
@@ -146,30 +180,46 @@ class GkeCluster(pulumi.ComponentResource):
                 display_name=f"GKE nodes of {args.name}",
                 description="Least-privilege node identity (logging, monitoring, image pulls); workloads use Workload Identity.",
                 project=args.project,
-                opts=child,
+                opts=apis.opts(gcp.serviceaccount.Account, child),
             )
-            for role in NODE_SA_ROLES:
+            self.node_roles = [
                 gcp.projects.IAMMember(
                     f"{name}-nodes-{role.split('/')[-1]}",
                     project=args.project,
                     role=role,
                     member=self.node_service_account.member,
-                    opts=child,
+                    opts=apis.opts(gcp.projects.IAMMember, child),
                 )
+                for role in node_sa_roles(args.image_streaming)
+            ]
+            # The cluster's first nodes (Standard's transient default pool, Autopilot's nodes) boot
+            # as the node identity, so its roles come first; its telemetry and image streaming
+            # APIs are called from the first node on.
+            feature_apis = CLUSTER_TELEMETRY_APIS + ((IMAGE_STREAMING_API,) if args.image_streaming else ())
+            cluster_opts = apis.opts(
+                gcp.container.Cluster,
+                pulumi.ResourceOptions(parent=self, depends_on=self.node_roles),
+                also=feature_apis,
+            )
             cluster = (
-                self._standard(name, args, network, subnetwork)
+                self._standard(name, args, network, subnetwork, cluster_opts)
                 if args.mode == "standard"
-                else self._autopilot(name, args, network, subnetwork)
+                else self._autopilot(name, args, network, subnetwork, cluster_opts)
             )
             self.resource = cluster
             self.name = cluster.name
-            self.endpoint = cluster.endpoint
-            ca = cluster.master_auth.cluster_ca_certificate
+            self.workload_pool = cluster.workload_identity_config.apply(lambda w: w.workload_pool)
+            if args.kubeconfig_via == "dns":
+                server = cluster.control_plane_endpoints_config.apply(lambda c: c.dns_endpoint_config.endpoint)
+                ca = pulumi.Output.from_input(None)
+            else:
+                server = cluster.endpoint
+                ca = cluster.master_auth.cluster_ca_certificate
             if args.mode == "standard":
-                self.system_pool = self._system_pool(name, args, cluster)
+                self.system_pool = self._system_pool(name, args, cluster, apis)
 
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(self.name, self.endpoint, ca).apply(lambda v: kubeconfig(v[0], v[1], v[2]))
+            pulumi.Output.all(self.name, server, ca).apply(lambda v: kubeconfig(v[0], v[1], v[2]))
         )
         provider_deps = [self.system_pool] if self.system_pool is not None else []
         self.provider = k8s.Provider(
@@ -177,7 +227,7 @@ class GkeCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=provider_deps),
         )
-        self.register_outputs({"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
+        self.register_outputs({"name": self.name, "kubeconfig": self.kubeconfig})
 
     def _common(self, args: ClusterArgs, network, subnetwork) -> dict:
         """Cluster arguments shared by Standard and Autopilot."""
@@ -196,7 +246,9 @@ class GkeCluster(pulumi.ComponentResource):
                 cluster_secondary_range_name=args.pods_range_name,
                 services_secondary_range_name=args.services_range_name,
             ),
-            workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(workload_pool=self.workload_pool),
+            workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
+                workload_pool=workload_pool(args.project)
+            ),
             monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
                 enable_components=list(MONITORING_COMPONENTS),
                 managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
@@ -211,6 +263,13 @@ class GkeCluster(pulumi.ComponentResource):
             cost_management_config=gcp.container.ClusterCostManagementConfigArgs(enabled=True),
             resource_labels=args.labels,
         )
+        if args.dns_endpoint:
+            # IAM-gated and reachable from anywhere, authorized networks or not (GKE network isolation).
+            common["control_plane_endpoints_config"] = gcp.container.ClusterControlPlaneEndpointsConfigArgs(
+                dns_endpoint_config=gcp.container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
+                    allow_external_traffic=True
+                )
+            )
         if args.private_nodes:
             common["private_cluster_config"] = gcp.container.ClusterPrivateClusterConfigArgs(
                 enable_private_nodes=True,
@@ -240,7 +299,9 @@ class GkeCluster(pulumi.ComponentResource):
             metadata=NODE_METADATA,
         )
 
-    def _standard(self, name: str, args: ClusterArgs, network, subnetwork) -> gcp.container.Cluster:
+    def _standard(
+        self, name: str, args: ClusterArgs, network, subnetwork, opts: pulumi.ResourceOptions
+    ) -> gcp.container.Cluster:
         return gcp.container.Cluster(
             name,
             **self._common(args, network, subnetwork),
@@ -261,10 +322,14 @@ class GkeCluster(pulumi.ComponentResource):
             enable_shielded_nodes=True,
             # Dataplane V2: NetworkPolicy enforcement without the Calico add-on.
             datapath_provider="ADVANCED_DATAPATH",
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeConfig", "initialNodeCount"]),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(ignore_changes=["nodeConfig", "initialNodeCount"])
+            ),
         )
 
-    def _autopilot(self, name: str, args: ClusterArgs, network, subnetwork) -> gcp.container.Cluster:
+    def _autopilot(
+        self, name: str, args: ClusterArgs, network, subnetwork, opts: pulumi.ResourceOptions
+    ) -> gcp.container.Cluster:
         return gcp.container.Cluster(
             name,
             **self._common(args, network, subnetwork),
@@ -275,10 +340,12 @@ class GkeCluster(pulumi.ComponentResource):
                     oauth_scopes=list(NODE_OAUTH_SCOPES),
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=opts,
         )
 
-    def _system_pool(self, name: str, args: ClusterArgs, cluster: gcp.container.Cluster) -> gcp.container.NodePool:
+    def _system_pool(
+        self, name: str, args: ClusterArgs, cluster: gcp.container.Cluster, apis: ProjectApis
+    ) -> gcp.container.NodePool:
         return gcp.container.NodePool(
             f"{name}-system",
             name=naming.budget_name(
@@ -316,5 +383,8 @@ class GkeCluster(pulumi.ComponentResource):
                 resource_labels=args.labels,
             ),
             # initialNodeCount forces replacement and autoscaling owns the count after creation.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
+            opts=apis.opts(
+                gcp.container.NodePool,
+                pulumi.ResourceOptions(parent=self, depends_on=self.node_roles, ignore_changes=["initialNodeCount"]),
+            ),
         )

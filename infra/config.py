@@ -181,6 +181,30 @@ class ClusterConfig(_Model):
     driver_daemon_set: Literal["none", "cos", "ubuntu"] = "none"
     # For mode: existing, whether that cluster is Autopilot (decides how GPU pods schedule).
     existing_autopilot: bool = False
+    dns_endpoint: bool = Field(
+        True,
+        description="GKE's DNS-based control-plane endpoint, open to external traffic: IAM-gated "
+        "(container.clusters.connect), not subject to masterAuthorizedNetworks",
+    )
+    kubeconfig_endpoint: Literal["dns", "ip"] | None = Field(
+        None,
+        description="the endpoint the stack's kubeconfig and Kubernetes provider use; default dns "
+        "(ip for mode: existing, whose endpoints the stack does not set)",
+    )
+    deploy_networks: tuple[str, ...] = Field(
+        (),
+        description="CIDRs pulumi up and destroy run from (self-hosted runners, a VPN) when the kubeconfig "
+        "uses the IP endpoint behind masterAuthorizedNetworks",
+    )
+
+    _check_deploy_networks = field_validator("deploy_networks")(lambda values: tuple(_cidr(v) for v in values))
+
+    @property
+    def kubeconfig_via(self) -> str:
+        """``dns`` or ``ip``: which control-plane endpoint the stack's own Kubernetes calls use."""
+        if self.kubeconfig_endpoint is not None:
+            return self.kubeconfig_endpoint
+        return "ip" if self.mode == "existing" or not self.dns_endpoint else "dns"
 
     _check_master_cidr = field_validator("master_ipv4_cidr")(_cidr)
 
@@ -247,6 +271,37 @@ BUCKET_KEY_MAX = 20
 # GCS soft delete: 0 (off) or 7-90 days. Source: https://cloud.google.com/storage/docs/soft-delete
 SOFT_DELETE_MIN_DAYS, SOFT_DELETE_MAX_DAYS = 7, 90
 DEFAULT_PREDICTOR_KSA = "aiinfra-gke-sa"  # seed 001's KSA_NAME default
+
+
+def protect_default(environment: str, protect: bool | None) -> bool:
+    """``protect`` of a bucket: as configured, else on in prod."""
+    return protect if protect is not None else environment == "prod"
+
+
+def retain_default(environment: str, retain_on_delete: bool | None) -> bool:
+    """``retainOnDelete`` of a bucket: as configured, else on outside dev. A bucket that holds
+    objects (live or noncurrent versions) cannot be deleted ("The request fails if there are any
+    live or noncurrent objects in the bucket", Cloud Storage JSON API buckets.delete), so a
+    non-dev bucket leaves the state on destroy and keeps its models, instead of failing it."""
+    return retain_on_delete if retain_on_delete is not None else environment != "dev"
+
+
+BUCKET_FATES = {
+    "deleted": "deleted with every object in it (forceDestroy)",
+    "retained": "left in place with its objects; removed from the stack's state (retainOnDelete)",
+    "protected": "protected: skipped by pulumi destroy --exclude-protected, kept in the state with its objects",
+    "blocks": "deleted only if empty: a destroy fails at this bucket once it holds objects",
+}
+
+
+def bucket_fate(environment: str, force_destroy: bool, protect: bool | None, retain_on_delete: bool | None) -> str:
+    """What ``pulumi destroy`` does to a bucket: a key of :data:`BUCKET_FATES`. Pure, shared by the
+    stack and the teardown gate so the two cannot disagree."""
+    if protect_default(environment, protect):
+        return "protected"
+    if retain_default(environment, retain_on_delete):
+        return "retained"
+    return "deleted" if force_destroy else "blocks"
 
 
 class BucketConfig(_Model):
@@ -690,10 +745,13 @@ class StackConfig(_Model):
         return next((b for b in self.storage.buckets if b.name == key), None)
 
     def protect_bucket(self, bucket: BucketConfig) -> bool:
-        return bucket.protect if bucket.protect is not None else self.environment == "prod"
+        return protect_default(self.environment, bucket.protect)
 
     def retain_bucket(self, bucket: BucketConfig) -> bool:
-        return bucket.retain_on_delete if bucket.retain_on_delete is not None else self.environment == "prod"
+        return retain_default(self.environment, bucket.retain_on_delete)
+
+    def bucket_fate(self, bucket: BucketConfig) -> str:
+        return bucket_fate(self.environment, bucket.force_destroy, bucket.protect, bucket.retain_on_delete)
 
     def model(self, name: str) -> ModelConfig | None:
         return next((m for m in self.models if m.name == name), None)
@@ -871,6 +929,8 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
             )
         )
 
+    problems.extend(_control_plane_checks(cfg))
+
     if cfg.metrics.custom_metrics_adapter and cfg.metrics.external_adapter:
         add(
             Problem(
@@ -883,6 +943,49 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
     problems.extend(_pool_checks(cfg))
     problems.extend(_model_checks(cfg))
     problems.extend(_storage_checks(cfg))
+    return problems
+
+
+def _control_plane_checks(cfg: StackConfig) -> list[Problem]:
+    """The stack's own Kubernetes calls (pulumi up, and destroy of LoadBalancer Services) must reach
+    the control plane from where they run: deploy.yml runs on GitHub-hosted runners, whose
+    addresses no authorized network lists. GKE's DNS-based endpoint is gated by IAM, not by
+    authorized networks (IPEndpointsConfig holds authorizedNetworksConfig; DNSEndpointConfig has
+    none: container.v1 discovery document)."""
+    cl = cfg.cluster
+    problems: list[Problem] = []
+    if cl.kubeconfig_endpoint == "dns" and not cl.dns_endpoint and cl.mode != "existing":
+        problems.append(
+            Problem(
+                ("cluster", "kubeconfigEndpoint"),
+                "dns",
+                "needs the DNS endpoint, which cluster.dnsEndpoint: false turns off; set dnsEndpoint true or use ip",
+            )
+        )
+    if cl.kubeconfig_via != "ip" or not cl.master_authorized_networks:
+        return problems
+    nets = [ipaddress.ip_network(n.cidr) for n in cl.master_authorized_networks]
+    if not cl.deploy_networks:
+        problems.append(
+            Problem(
+                ("cluster", "kubeconfigEndpoint"),
+                "ip",
+                "the IP endpoint admits only masterAuthorizedNetworks, and the deploy workflow's GitHub-hosted "
+                "runners are in none of them, so every Kubernetes object would time out; use "
+                "kubeconfigEndpoint: dns (IAM-gated), or list the networks pulumi runs from in cluster.deployNetworks",
+            )
+        )
+    for i, cidr in enumerate(cl.deploy_networks):
+        net = ipaddress.ip_network(cidr)
+        if not any(net.version == a.version and net.subnet_of(a) for a in nets):
+            problems.append(
+                Problem(
+                    ("cluster", "deployNetworks", i),
+                    cidr,
+                    "is not inside any of masterAuthorizedNetworks, so pulumi cannot reach the IP endpoint from "
+                    "it; add it there or use kubeconfigEndpoint: dns",
+                )
+            )
     return problems
 
 

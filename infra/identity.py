@@ -23,7 +23,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from infra import naming
-from infra.cluster import workload_pool
+from infra.apis import WORKLOAD_IDENTITY_API, ProjectApis
 from infra.config import ComponentArgs
 
 READER_ROLE = "roles/storage.objectViewer"
@@ -49,16 +49,16 @@ class IdentityArgs(ComponentArgs):
     project_roles: tuple[str, ...] = ()
 
 
-def wi_member(project: str, namespace: str, ksa: str) -> str:
-    """The member a GSA grants ``roles/iam.workloadIdentityUser`` to."""
-    return f"serviceAccount:{workload_pool(project)}[{namespace}/{ksa}]"
+def wi_member(pool: str, namespace: str, ksa: str) -> str:
+    """The member a GSA grants ``roles/iam.workloadIdentityUser`` to (``pool``: ``<project>.svc.id.goog``)."""
+    return f"serviceAccount:{pool}[{namespace}/{ksa}]"
 
 
-def wif_principal(project_number: str, project: str, namespace: str, ksa: str) -> str:
+def wif_principal(project_number: str, pool: str, namespace: str, ksa: str) -> str:
     """The direct Workload Identity Federation principal of a KSA."""
     return (
         f"principal://iam.googleapis.com/projects/{project_number}/locations/global/"
-        f"workloadIdentityPools/{workload_pool(project)}/subject/ns/{namespace}/sa/{ksa}"
+        f"workloadIdentityPools/{pool}/subject/ns/{namespace}/sa/{ksa}"
     )
 
 
@@ -82,14 +82,23 @@ class WorkloadIdentity(pulumi.ComponentResource):
         name: str,
         args: IdentityArgs,
         *,
+        apis: ProjectApis,
+        workload_pool: pulumi.Input[str],
         buckets: dict[str, pulumi.Input[str]],
         provider: pulumi.ProviderResource,
         project_number: pulumi.Input[str] | None = None,
+        namespace: pulumi.Resource | None = None,
         deleted_with: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """``namespace``: the Namespace object the KSA lives in, when another component creates it."""
         super().__init__("gke-gpu-serving:identity:WorkloadIdentity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # The identity pool <project>.svc.id.goog exists only once a Workload Identity cluster does;
+        # a grant to it before then fails with "Identity Pool does not exist"
+        # (terraform-google-kubernetes-engine#916). ``workload_pool`` is the cluster's own output,
+        # so every member built from it depends on the cluster in the recorded graph.
+        pool = pulumi.Output.from_input(workload_pool)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider, deleted_with=deleted_with)
         self.workload = args.workload
         self.ksa_name = args.ksa_name
@@ -113,14 +122,15 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 display_name=f"{args.workload} ({args.environment}) via Workload Identity",
                 description=f"Impersonated by KSA {args.namespace}/{args.ksa_name} only.",
                 project=args.project,
-                opts=child,
+                opts=apis.opts(gcp.serviceaccount.Account, child),
             )
             gcp.serviceaccount.IAMMember(
                 f"{name}-wi-user",
                 service_account_id=gsa.name,
                 role=WI_USER_ROLE,
-                member=wi_member(args.project, args.namespace, args.ksa_name),
-                opts=child,
+                member=pool.apply(lambda p: wi_member(p, args.namespace, args.ksa_name)),
+                # Pods then trade their KSA token for the GSA's through IAM Credentials.
+                opts=apis.opts(gcp.serviceaccount.IAMMember, child, also=(WORKLOAD_IDENTITY_API,)),
             )
             self.gsa_email = gsa.email
             self.member = gsa.member
@@ -128,11 +138,11 @@ class WorkloadIdentity(pulumi.ComponentResource):
         else:
             if project_number is None:
                 raise ValueError("direct Workload Identity needs the project number")
-            self.member = pulumi.Output.from_input(project_number).apply(
-                lambda number: wif_principal(number, args.project, args.namespace, args.ksa_name)
+            self.member = pulumi.Output.all(project_number, pool).apply(
+                lambda v: wif_principal(v[0], v[1], args.namespace, args.ksa_name)
             )
 
-        ksa_deps = [ns_resource] if ns_resource else []
+        ksa_deps = [r for r in (ns_resource, namespace) if r is not None]
         ksa_meta = k8s.meta.v1.ObjectMetaArgs(
             name=args.ksa_name, namespace=args.namespace, labels=labels, annotations=annotations or None
         )
@@ -159,7 +169,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 bucket=buckets[key],
                 role=role,
                 member=self.member,
-                opts=child,
+                opts=apis.opts(gcp.storage.BucketIAMMember, child),
             )
         for role in args.project_roles:
             gcp.projects.IAMMember(
@@ -167,6 +177,6 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 project=args.project,
                 role=role,
                 member=self.member,
-                opts=child,
+                opts=apis.opts(gcp.projects.IAMMember, child),
             )
         self.register_outputs({"ksa": f"{args.namespace}/{args.ksa_name}", "member": self.member})

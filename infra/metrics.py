@@ -18,6 +18,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from infra import naming, signals
+from infra.apis import ProjectApis
 from infra.config import ComponentArgs
 from infra.identity import IdentityArgs, WorkloadIdentity
 
@@ -34,12 +35,18 @@ API_SERVICES = (
 )
 
 
-# Hardened against the reference (which runs as root on 443): the image is distroless/static with
-# the adapter at /adapter; as the distroless "nonroot" UID it cannot bind 443 or write its
-# self-signed serving certificate under the root filesystem, so it serves on 6443 (the
-# apiserver library's --secure-port) with --cert-dir on an emptyDir. The Service keeps port 443.
-ADAPTER_UID = 65532
-SECURE_PORT = 6443
+# The adapter serves the aggregated metrics APIs on 443, as the reference does. The API server
+# calls the pod IP on the Service's targetPort, and on a private cluster GKE's firewall lets the
+# control plane reach nodes on TCP 443 and 10250 only ("Adding firewall rules for specific use
+# cases", GKE private clusters): any other port leaves every HPA on custom or external metrics
+# without a value. Binding 443 takes NET_BIND_SERVICE, and Kubernetes gives an added capability to
+# a non-root process only through file capabilities, which this distroless image has none of (no
+# ambient capabilities: kubernetes/kubernetes#56374). So the container runs as UID 0 like the
+# reference, with every capability dropped except NET_BIND_SERVICE, no privilege escalation and
+# the RuntimeDefault seccomp profile; this is the stack's one root workload, waived by name in the
+# policy pack (policies/rules/kubernetes.py ROOT_WAIVERS) and listed in README's exceptions.
+ADAPTER_UID = 0
+SECURE_PORT = 443
 CERT_DIR = "/tmp/certs"
 
 
@@ -75,6 +82,8 @@ class CustomMetricsAdapter(pulumi.ComponentResource):
         name: str,
         args: AdapterArgs,
         *,
+        apis: ProjectApis,
+        workload_pool: pulumi.Input[str],
         provider: pulumi.ProviderResource,
         project_number: pulumi.Input[str] | None = None,
         deleted_with: pulumi.Resource | None = None,
@@ -95,6 +104,8 @@ class CustomMetricsAdapter(pulumi.ComponentResource):
                 create_namespace=True,
                 project_roles=(MONITORING_VIEWER,),
             ),
+            apis=apis,
+            workload_pool=workload_pool,
             buckets={},
             provider=provider,
             project_number=project_number,
@@ -154,7 +165,6 @@ class CustomMetricsAdapter(pulumi.ComponentResource):
                         service_account_name=KSA,
                         tolerations=[k8s.core.v1.TolerationArgs(**t) for t in adapter_tolerations()],
                         security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
                             run_as_user=ADAPTER_UID,
                             run_as_group=ADAPTER_UID,
                             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
@@ -171,7 +181,6 @@ class CustomMetricsAdapter(pulumi.ComponentResource):
                                     "/adapter",
                                     "--use-new-resource-model=true",
                                     "--fallback-for-container-metrics=true",
-                                    f"--secure-port={SECURE_PORT}",
                                     f"--cert-dir={CERT_DIR}",
                                 ],
                                 ports=[k8s.core.v1.ContainerPortArgs(name="https", container_port=SECURE_PORT)],
@@ -180,9 +189,8 @@ class CustomMetricsAdapter(pulumi.ComponentResource):
                                     requests=dict(amounts), limits=dict(amounts)
                                 ),
                                 security_context=k8s.core.v1.SecurityContextArgs(
-                                    run_as_non_root=True,
                                     allow_privilege_escalation=False,
-                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=["NET_BIND_SERVICE"]),
                                 ),
                                 readiness_probe=k8s.core.v1.ProbeArgs(
                                     http_get=k8s.core.v1.HTTPGetActionArgs(
@@ -274,10 +282,12 @@ def _pod_match(panel: ModelPanel) -> str:
 
 
 def _tile(title: str, query: str) -> dict:
+    # Monitoring API v1: a DataSet holds its query in timeSeriesQuery, which holds the PromQL
+    # (Discovery document monitoring.v1, schemas DataSet and TimeSeriesQuery).
     return {
         "title": title,
         "xyChart": {
-            "dataSets": [{"prometheusQuery": query, "plotType": "LINE", "targetAxis": "Y1"}],
+            "dataSets": [{"timeSeriesQuery": {"prometheusQuery": query}, "plotType": "LINE", "targetAxis": "Y1"}],
             "yAxis": {"scale": "LINEAR"},
         },
     }
@@ -362,7 +372,9 @@ class MonitoringArgs(ComponentArgs):
 class Monitoring(pulumi.ComponentResource):
     """One Cloud Monitoring dashboard per stack and its alert policies."""
 
-    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: MonitoringArgs, *, apis: ProjectApis, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("gke-gpu-serving:metrics:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if args.dashboard:
@@ -370,7 +382,7 @@ class Monitoring(pulumi.ComponentResource):
                 f"{name}-dashboard",
                 project=args.project,
                 dashboard_json=dashboard_json(f"{args.prefix} GPU serving", list(args.panels)),
-                opts=child,
+                opts=apis.opts(gcp.monitoring.Dashboard, child),
             )
         if args.alerts:
             for key, display, query, duration in alert_rules(args.namespace):
@@ -383,12 +395,19 @@ class Monitoring(pulumi.ComponentResource):
                         gcp.monitoring.AlertPolicyConditionArgs(
                             display_name=display,
                             condition_prometheus_query_language=gcp.monitoring.AlertPolicyConditionConditionPrometheusQueryLanguageArgs(
-                                query=query, duration=duration, evaluation_interval="60s"
+                                query=query,
+                                duration=duration,
+                                evaluation_interval="60s",
+                                # The API checks that every metric the PromQL names exists; on a
+                                # new project no cluster has exported the kube-state-metrics
+                                # series yet, and the policy is rejected (Monitoring v3
+                                # PrometheusQueryLanguageCondition.disableMetricValidation).
+                                disable_metric_validation=True,
                             ),
                         )
                     ],
                     notification_channels=list(args.notification_channels),
                     user_labels=naming.gcp_labels(args.environment, f"alert-{key}"),
-                    opts=child,
+                    opts=apis.opts(gcp.monitoring.AlertPolicy, child),
                 )
         self.register_outputs({})

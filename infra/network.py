@@ -13,6 +13,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra import naming
+from infra.apis import ProjectApis
 from infra.config import ComponentArgs
 
 
@@ -35,17 +36,20 @@ class NetworkArgs(ComponentArgs):
 
 class Network(pulumi.ComponentResource):
     network: pulumi.Output[str]
+    # Egress for private nodes: images from outside Google and Hugging Face downloads need it.
+    nat: gcp.compute.RouterNat | None
     subnetwork: pulumi.Output[str]
     pods_range_name: str
     services_range_name: str
 
-    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: NetworkArgs, *, apis: ProjectApis, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-gpu-serving:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.pods_range_name = args.pods_range_name
         self.services_range_name = args.services_range_name
 
         if args.mode == "existing":
+            self.nat = None
             self.network = pulumi.Output.from_input(args.existing_network)
             self.subnetwork = pulumi.Output.from_input(args.existing_subnetwork)
             self.register_outputs({"network": self.network, "subnetwork": self.subnetwork})
@@ -60,7 +64,7 @@ class Network(pulumi.ComponentResource):
             project=args.project,
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
-            opts=child,
+            opts=apis.opts(gcp.compute.Network, child),
         )
         subnet = gcp.compute.Subnetwork(
             f"{name}-nodes",
@@ -79,8 +83,9 @@ class Network(pulumi.ComponentResource):
                     range_name=args.services_range_name, ip_cidr_range=args.services_cidr
                 ),
             ],
-            opts=child,
+            opts=apis.opts(gcp.compute.Subnetwork, child),
         )
+        nat = None
         if args.nat:
             router = gcp.compute.Router(
                 f"{name}-router",
@@ -88,9 +93,9 @@ class Network(pulumi.ComponentResource):
                 project=args.project,
                 region=args.region,
                 network=vpc.id,
-                opts=child,
+                opts=apis.opts(gcp.compute.Router, child),
             )
-            gcp.compute.RouterNat(
+            nat = gcp.compute.RouterNat(
                 f"{name}-nat",
                 name=cname("nat"),
                 project=args.project,
@@ -102,8 +107,9 @@ class Network(pulumi.ComponentResource):
                     gcp.compute.RouterNatSubnetworkArgs(name=subnet.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])
                 ],
                 log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
-                opts=child,
+                opts=apis.opts(gcp.compute.RouterNat, child),
             )
+        self.nat = nat
         self.network = vpc.id
         self.subnetwork = subnet.id
         self.register_outputs({"network": self.network, "subnetwork": self.subnetwork})

@@ -14,6 +14,7 @@ import pulumi_gcp as gcp
 from pydantic import Field
 
 from infra import catalog, naming
+from infra.apis import ProjectApis
 from infra.cluster import NODE_METADATA, NODE_OAUTH_SCOPES
 from infra.config import ComponentArgs
 
@@ -96,8 +97,15 @@ def secure_boot(driver: str, image_type: str) -> bool:
 
 
 def initial_node_count(min_nodes: int, zones: int) -> int:
-    """Per-zone node count at creation (GKE's ``initialNodeCount`` is per zone)."""
-    return -(-min_nodes // max(zones, 1))
+    """Per-zone node count at creation, so that the pool starts at no more than ``min_nodes`` in total.
+
+    GKE's ``initialNodeCount`` is per zone ("In regional or multi-zonal clusters, this is the
+    number of nodes per zone", google_container_node_pool), while ``minNodes`` is a total
+    (``total_min_node_count``). Rounding up would start a 4-zone pool with ``minNodes: 1`` at 4
+    GPU nodes: 4 GPUs of quota, and a stockout in any zone, on the first apply. Rounding down
+    starts at most the minimum; the autoscaler adds the rest as soon as GPU pods are pending.
+    """
+    return min_nodes // max(zones, 1)
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -110,11 +118,14 @@ class GpuNodePool(pulumi.ComponentResource):
         name: str,
         args: GpuPoolArgs,
         *,
+        apis: ProjectApis,
         cluster_id: pulumi.Input[str],
         service_account_email: pulumi.Input[str],
+        node_roles: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gke-gpu-serving:gpu:GpuNodePool", name, None, opts)
+        self.args = args
         sharing = None
         if args.sharing_strategy:
             sharing = gcp.container.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
@@ -175,6 +186,10 @@ class GpuNodePool(pulumi.ComponentResource):
                 metadata=NODE_METADATA,
             ),
             # initialNodeCount forces replacement and autoscaling owns the count after creation.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
+            # The nodes boot as the node identity: its roles first.
+            opts=apis.opts(
+                gcp.container.NodePool,
+                pulumi.ResourceOptions(parent=self, depends_on=node_roles or [], ignore_changes=["initialNodeCount"]),
+            ),
         )
         self.register_outputs({"name": self.pool.name})

@@ -23,6 +23,7 @@ import yaml
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -30,6 +31,8 @@ from pulumi.runtime.sync_await import _sync_await
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FAKE_PROJECT_NUMBER = "123456789012"
 FAKE_ENDPOINT = "203.0.113.10"  # TEST-NET-3 (RFC 5737): never routable
+# GKE's DNS endpoint has the form <uid>.<region>.gke.goog (container.v1 DNSEndpointConfig.endpoint).
+FAKE_DNS_ENDPOINT = "gke-0123456789abcdef0123456789abcdef-123456789012.us-central1.gke.goog"
 FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -60,6 +63,8 @@ class Captured:
 class Invoke:
     token: str
     args: dict[str, Any]
+    # URNs the data source waits for (InvokeOutputOptions.depends_on), as the engine receives them.
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -98,8 +103,11 @@ class PlanMocks(pulumi.runtime.Mocks):
         typ, name, inputs = args.typ, args.name, args.inputs
         project = inputs.get("project", "mock-project")
         if typ == "gcp:container/cluster:Cluster":
+            endpoints = dict(inputs.get("controlPlaneEndpointsConfig") or {})
+            endpoints["dnsEndpointConfig"] = {**endpoints.get("dnsEndpointConfig", {}), "endpoint": FAKE_DNS_ENDPOINT}
             outputs.update(
                 endpoint=FAKE_ENDPOINT,
+                controlPlaneEndpointsConfig=endpoints,
                 masterAuth={"clusterCaCertificate": FAKE_CA},
                 selfLink=f"https://container.googleapis.com/v1/projects/{project}/locations/{inputs.get('location')}/clusters/{inputs.get('name')}",
             )
@@ -131,6 +139,7 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "location": args.args.get("location"),
                 "project": args.args.get("project"),
                 "endpoint": FAKE_ENDPOINT,
+                "controlPlaneEndpointsConfigs": [{"dnsEndpointConfigs": [{"endpoint": FAKE_DNS_ENDPOINT}]}],
                 "masterAuths": [{"clusterCaCertificate": FAKE_CA}],
                 "workloadIdentityConfigs": [{"workloadPool": f"{args.args.get('project')}.svc.id.goog"}],
             }
@@ -138,11 +147,27 @@ class PlanMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(pmocks.MockMonitor):
-    """A mock monitor that also records each registration's options."""
+    """A mock monitor that also records each registration's options and each invoke's dependencies.
+
+    It tells the SDK it takes invoke dependencies (as the real engine does), so an invoke with
+    ``depends_on`` arrives with them on the request; they are recorded, like a resource's.
+    """
 
     def __init__(self, mocks: PlanMocks, capture: Capture):
         super().__init__(mocks)
         self.capture = capture
+
+    def GetDeploymentInfo(self, request):  # noqa: N802 (gRPC method name)
+        info = super().GetDeploymentInfo(request)
+        info.supportedFeatures.append(resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON)
+        return info
+
+    def Invoke(self, request):  # noqa: N802 (gRPC method name)
+        seen = len(self.capture.invokes)
+        response = super().Invoke(request)
+        if len(self.capture.invokes) > seen:
+            self.capture.invokes[-1].depends_on = tuple(request.dependsOn)
+        return response
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)

@@ -94,6 +94,9 @@ def highlights(res: Captured) -> dict[str, Any]:
             "mode": "autopilot" if i.get("enableAutopilot") else "standard",
             "channel": (i.get("releaseChannel") or {}).get("channel"),
             "privateNodes": private,
+            "dnsEndpoint": ((i.get("controlPlaneEndpointsConfig") or {}).get("dnsEndpointConfig") or {}).get(
+                "allowExternalTraffic"
+            ),
             "deletionProtection": i.get("deletionProtection"),
             "workloadPool": (i.get("workloadIdentityConfig") or {}).get("workloadPool"),
         }

@@ -1,5 +1,6 @@
-"""Composes the platform in dependency order: APIs -> network -> cluster -> pools -> driver
--> buckets and registry -> Workload Identities.
+"""Composes the platform: network -> cluster -> pools -> driver -> buckets and registry ->
+Workload Identities -> metrics adapter -> dashboard and alerts. Each Google resource depends on
+the API it calls (:mod:`infra.apis`), each grant to the Workload Identity pool on the cluster.
 
 Each step is a component from its own module; this module only decides which steps a config
 needs and hands each one plain args built from the validated :class:`~infra.config.StackConfig`.
@@ -16,7 +17,7 @@ import pulumi_kubernetes as k8s
 from infra import naming, signals
 from infra.apis import ProjectApis
 from infra.cluster import ClusterArgs, GkeCluster
-from infra.config import ModelConfig, StackConfig, bucket_ref, identity_subjects
+from infra.config import ModelConfig, ModelGpu, StackConfig, bucket_ref, identity_subjects
 from infra.gpu_driver import NvidiaDriverInstaller, variant_for_image_type
 from infra.identity import IdentityArgs, WorkloadIdentity
 from infra.metrics import AdapterArgs, CustomMetricsAdapter, ModelPanel, Monitoring, MonitoringArgs
@@ -52,6 +53,17 @@ def model_reads(model: ModelConfig) -> tuple[str, ...]:
         uris.append(opts.converted_model_upload_path)
     refs = [bucket_ref(u) or literal_bucket(u) for u in uris]
     return tuple(dict.fromkeys(r for r in refs if r))
+
+
+def control_plane_access(cfg: StackConfig) -> str:
+    """How the stack's own Kubernetes calls reach the control plane, in one line for the plan."""
+    cl = cfg.cluster
+    nets = ", ".join(n.cidr for n in cl.master_authorized_networks)
+    ip = f"IP endpoint limited to {nets}" if nets else "IP endpoint open to any address"
+    if cl.kubeconfig_via == "dns":
+        return f"kubeconfig: DNS endpoint, IAM-gated (container.clusters.connect), reachable from GitHub-hosted runners; {ip}"
+    deploy = f"; pulumi runs from {', '.join(cl.deploy_networks)}" if cl.deploy_networks else ""
+    return f"kubeconfig: {ip}{deploy}"
 
 
 def identity_args(cfg: StackConfig) -> list[IdentityArgs]:
@@ -98,6 +110,8 @@ def cluster_args(cfg: StackConfig) -> ClusterArgs:
         master_authorized_networks=tuple((n.cidr, n.display_name) for n in cl.master_authorized_networks),
         deletion_protection=bool(cl.deletion_protection),
         image_streaming=cl.image_streaming,
+        dns_endpoint=cl.dns_endpoint,
+        kubeconfig_via=cl.kubeconfig_via,
         system_machine_type=cl.system_pool.machine_type,
         system_min_nodes=cl.system_pool.min_nodes,
         system_max_nodes=cl.system_pool.max_nodes,
@@ -154,6 +168,21 @@ class Platform:
     def identity(self, workload: str) -> WorkloadIdentity | None:
         return next((i for i in self.identities if i.workload == workload), None)
 
+    def capacity_for(self, gpu: ModelGpu | None) -> list[pulumi.Resource]:
+        """What a pod asking for ``gpu`` needs to exist before it can become Ready: the pools that
+        can hold it and the driver installer, and Cloud NAT when nodes are private (server images
+        outside Google, Hugging Face downloads). Without these edges Pulumi would start waiting for
+        the Deployment while its nodes are still being created."""
+        out: list[pulumi.Resource] = []
+        if gpu is not None:
+            names = {p.gke_name for p in self.cfg.pools_for_gpu(gpu)}
+            out += [p for p in self.pools if p.args.gke_name in names]
+            if self.driver is not None:
+                out.append(self.driver)
+        if self.network is not None and self.network.nat is not None:
+            out.append(self.network.nat)
+        return out
+
     def exports(self) -> dict[str, object]:
         out: dict[str, object] = {
             "environment": self.cfg.environment,
@@ -162,6 +191,7 @@ class Platform:
             "clusterName": self.cluster.name,
             "clusterLocation": self.cfg.cluster.location,
             "kubeconfig": self.cluster.kubeconfig,
+            "controlPlane": control_plane_access(self.cfg),
             "gpuPools": [p.pool.name for p in self.pools],
             "getCredentials": pulumi.Output.concat(
                 "gcloud container clusters get-credentials ",
@@ -185,10 +215,9 @@ class Platform:
 
 
 def build(cfg: StackConfig) -> Platform:
-    """Create every resource the config asks for, in dependency order."""
+    """Create every resource the config asks for; each Google resource waits for its API."""
     creates_cluster = cfg.cluster.mode != "existing"
     apis = ProjectApis("apis", cfg.project)
-    after_apis = pulumi.ResourceOptions(depends_on=apis.services)
 
     network = None
     if creates_cluster:
@@ -209,16 +238,22 @@ def build(cfg: StackConfig) -> Platform:
                 services_range_name=net.services_range_name,
                 nat=cfg.cluster.private_nodes,
             ),
-            opts=after_apis,
+            apis=apis,
         )
     cluster = GkeCluster(
         "cluster",
         cluster_args(cfg),
+        apis=apis,
         network=network.network if network else None,
         subnetwork=network.subnetwork if network else None,
-        opts=after_apis,
     )
     platform = Platform(cfg=cfg, cluster=cluster, network=network)
+    if cfg.identity.mode == "direct":
+        # Every direct principal names the project by number: the models', the grants' and the
+        # metrics adapter's alike.
+        platform.project_number = gcp.organizations.get_project_output(
+            project_id=cfg.project, opts=apis.invoke_opts("gcp:organizations/getProject:getProject")
+        ).number
 
     if cfg.cluster.mode == "standard":
         for args in pool_args(cfg):
@@ -226,8 +261,10 @@ def build(cfg: StackConfig) -> Platform:
                 GpuNodePool(
                     f"gpu-{args.key}",
                     args,
+                    apis=apis,
                     cluster_id=cluster.resource.id,
                     service_account_email=cluster.node_service_account.email,
+                    node_roles=cluster.node_roles,
                 )
             )
     variants = driver_variants(cfg)
@@ -257,7 +294,7 @@ def build(cfg: StackConfig) -> Platform:
                 storage_class=bucket.storage_class,
                 labels=naming.gcp_labels(cfg.environment, f"bucket-{bucket.name}", cfg.labels),
             ),
-            opts=after_apis,
+            apis=apis,
         )
     node_sa = cluster.node_service_account
     platform.registry = ImageRegistry(
@@ -271,22 +308,25 @@ def build(cfg: StackConfig) -> Platform:
             immutable_tags=cfg.environment == "prod",
             labels=naming.gcp_labels(cfg.environment, "registry", cfg.labels),
         ),
+        apis=apis,
         reader_member=node_sa.member if node_sa is not None else None,
-        opts=after_apis,
     )
-    platform.identities = _identities(cfg, platform)
+    platform.identities = _identities(cfg, platform, apis)
     if cfg.metrics.custom_metrics_adapter:
         platform.adapter = CustomMetricsAdapter(
             "metrics-adapter",
             AdapterArgs(
                 project=cfg.project, prefix=cfg.prefix, environment=cfg.environment, identity_mode=cfg.identity.mode
             ),
+            apis=apis,
+            workload_pool=cluster.workload_pool,
             provider=cluster.provider,
             project_number=platform.project_number,
             deleted_with=cluster.resource,
         )
     if cfg.models and (cfg.metrics.dashboard or cfg.metrics.alerts):
-        Monitoring("monitoring", monitoring_args(cfg), opts=after_apis)
+        Monitoring("monitoring", monitoring_args(cfg), apis=apis)
+    apis.finish()
     return platform
 
 
@@ -318,7 +358,7 @@ def monitoring_args(cfg: StackConfig) -> MonitoringArgs:
     )
 
 
-def _identities(cfg: StackConfig, platform: Platform) -> list[WorkloadIdentity]:
+def _identities(cfg: StackConfig, platform: Platform, apis: ProjectApis) -> list[WorkloadIdentity]:
     all_args = identity_args(cfg)
     if not all_args:
         return []
@@ -332,10 +372,6 @@ def _identities(cfg: StackConfig, platform: Platform) -> list[WorkloadIdentity]:
         )
         for ns in dict.fromkeys(a.namespace for a in all_args)
     }
-    project_number = None
-    if cfg.identity.mode == "direct":
-        project_number = gcp.organizations.get_project_output(project_id=cfg.project).number
-        platform.project_number = project_number
     bucket_names: dict[str, pulumi.Input[str]] = {key: b.name for key, b in platform.buckets.items()}
     for a in all_args:
         for key in a.reads + a.writes:
@@ -344,11 +380,13 @@ def _identities(cfg: StackConfig, platform: Platform) -> list[WorkloadIdentity]:
         WorkloadIdentity(
             f"id-{a.workload}",
             a,
+            apis=apis,
+            workload_pool=cluster.workload_pool,
             buckets=bucket_names,
             provider=cluster.provider,
-            project_number=project_number,
+            project_number=platform.project_number,
+            namespace=namespaces[a.namespace],
             deleted_with=cluster.resource,
-            opts=pulumi.ResourceOptions(depends_on=[namespaces[a.namespace]]),
         )
         for a in all_args
     ]

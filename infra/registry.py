@@ -13,6 +13,7 @@ import pulumi_gcp as gcp
 from pydantic import Field
 
 from infra import naming
+from infra.apis import ProjectApis
 from infra.config import ComponentArgs
 
 
@@ -51,6 +52,7 @@ class ImageRegistry(pulumi.ComponentResource):
         name: str,
         args: RegistryArgs,
         *,
+        apis: ProjectApis,
         reader_member: pulumi.Input[str] | None,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -70,7 +72,7 @@ class ImageRegistry(pulumi.ComponentResource):
                 cleanup_policies=cleanup_policies(args.untagged_retention_days),
                 docker_config=gcp.artifactregistry.RepositoryDockerConfigArgs(immutable_tags=args.immutable_tags),
                 labels=args.labels,
-                opts=child,
+                opts=apis.opts(gcp.artifactregistry.Repository, child),
             )
             if reader_member is not None:
                 gcp.artifactregistry.RepositoryIamMember(
@@ -80,7 +82,7 @@ class ImageRegistry(pulumi.ComponentResource):
                     repository=repository.name,
                     role="roles/artifactregistry.reader",
                     member=reader_member,
-                    opts=child,
+                    opts=apis.opts(gcp.artifactregistry.RepositoryIamMember, child),
                 )
             self.urls[repo] = repository_url(args.region, args.project, repo_id)
         self.register_outputs({"urls": self.urls})

@@ -16,6 +16,7 @@ import pulumi_random as random
 from pydantic import Field
 
 from infra import naming
+from infra.apis import ProjectApis
 from infra.config import ComponentArgs
 
 SUFFIX_BYTES = 4  # 8 hex chars: the bucket namespace is global
@@ -61,7 +62,7 @@ class ModelBucket(pulumi.ComponentResource):
     name: pulumi.Output[str]
     url: pulumi.Output[str]
 
-    def __init__(self, name: str, args: BucketArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: BucketArgs, *, apis: ProjectApis, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-gpu-serving:storage:ModelBucket", name, None, opts)
         data_opts = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.retain_on_delete)
         suffix = random.RandomId(
@@ -86,7 +87,7 @@ class ModelBucket(pulumi.ComponentResource):
             lifecycle_rules=lifecycle_rules(args.noncurrent_version_days),
             force_destroy=args.force_destroy,
             labels={**args.labels, "purpose": args.purpose},
-            opts=data_opts,
+            opts=apis.opts(gcp.storage.Bucket, data_opts),
         )
         self.name = self.bucket.name
         self.url = self.bucket.url

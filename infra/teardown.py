@@ -11,12 +11,17 @@ to ``Pulumi.<stack>.yaml``, not a switch in the destroy workflow.
 
 This gate reads the committed stack file and allows a destroy only when that flag is
 explicitly ``false``. Anything else (true, unset, an unreadable value) is a refusal with the
-steps that make the destroy possible. It deliberately has no override: the way to destroy prod
+steps that make the destroy possible. It also refuses a destroy that could not finish: a bucket
+that is neither emptied by the destroy (``forceDestroy``, dev only) nor left in place
+(``retainOnDelete``, the default outside dev) stops it once it holds an object, and a stack
+whose Kubernetes calls go to an IP endpoint behind authorized networks cannot delete its
+LoadBalancer Services from the workflow's GitHub-hosted runners. Bucket fates come from
+:func:`infra.config.bucket_fate`, the function the stack itself uses. It deliberately has no override: the way to destroy prod
 is the config change, reviewed and deployed like any other. ``--confirm`` checks the typed
 confirmation of the destroy workflow, so the whole decision is one tested function.
 
-It imports no Pulumi code: it only reads YAML, so it answers in milliseconds and cannot be
-affected by the program it guards.
+It imports no Pulumi code (only YAML and the pure config helpers), so it answers in
+milliseconds and cannot be affected by the program it guards.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
+
+from infra.config import BUCKET_FATES, ClusterConfig, bucket_fate
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 NAMESPACE = "gke-gpu-serving"
@@ -59,6 +67,58 @@ def _is_false(value: Any) -> bool:
     return value is False or (isinstance(value, str) and value.strip().lower() == "false")
 
 
+def _flag(value: Any) -> bool | None:
+    """A boolean config value as written (``true``/``false`` or the strings ``config set`` stores)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    text = str(value).strip().lower()
+    return {"true": True, "false": False}.get(text)
+
+
+def bucket_fates(environment: str, storage: Any) -> dict[str, str]:
+    """``storage.buckets[].name`` -> what destroy does to it (a key of BUCKET_FATES)."""
+    buckets = storage.get("buckets") if isinstance(storage, Mapping) else None
+    out = {}
+    for i, bucket in enumerate(buckets if isinstance(buckets, list) else []):
+        if not isinstance(bucket, Mapping):
+            continue
+        out[str(bucket.get("name", f"buckets[{i}]"))] = bucket_fate(
+            environment,
+            bool(_flag(bucket.get("forceDestroy"))),
+            _flag(bucket.get("protect")),
+            _flag(bucket.get("retainOnDelete")),
+        )
+    return out
+
+
+def unfinishable(stack: str, config: Mapping[str, Any], environment: str, cluster: Mapping[str, Any]) -> list[str]:
+    """Why a destroy of this stack would stop half-way, one sentence per cause (empty: it can finish)."""
+    causes = []
+    for name, fate in bucket_fates(environment, config.get(f"{NAMESPACE}:storage")).items():
+        if fate == "blocks":
+            causes.append(
+                f"bucket '{name}' is {BUCKET_FATES['blocks']}; set storage.buckets[].retainOnDelete true "
+                f"(keep it and its models) in Pulumi.{stack}.yaml and `pulumi up`, or empty it first "
+                "(`gcloud storage rm -r --all-versions gs://<bucket>/**`)"
+            )
+    try:
+        parsed = ClusterConfig.model_validate(cluster)
+    except ValidationError:
+        parsed = None  # a cluster block `pulumi up` would have rejected: nothing was applied from it
+    if (
+        parsed is not None
+        and parsed.kubeconfig_via == "ip"
+        and parsed.master_authorized_networks
+        and not parsed.deploy_networks
+    ):
+        causes.append(
+            "the stack's kubeconfig uses the IP endpoint behind masterAuthorizedNetworks, which the workflow's "
+            "GitHub-hosted runners cannot reach, so its LoadBalancer Services cannot be deleted; use "
+            "cluster.kubeconfigEndpoint: dns and `pulumi up`, or destroy from an authorized network"
+        )
+    return causes
+
+
 def decide(stack: str, stack_doc: Mapping[str, Any] | None) -> Decision:
     """The gate's decision for ``stack`` given its parsed ``Pulumi.<stack>.yaml``.
 
@@ -70,13 +130,15 @@ def decide(stack: str, stack_doc: Mapping[str, Any] | None) -> Decision:
     cluster = cluster if isinstance(cluster, Mapping) else {}
     value = cluster.get("deletionProtection")
     mode = cluster.get("mode")
+    causes = unfinishable(stack, config, environment, cluster)
 
+    if _is_false(value) and causes:
+        return Decision(
+            stack, False, f"stack '{stack}' refuses teardown: the destroy could not finish: " + "; ".join(causes) + "."
+        )
     if _is_false(value):
-        note = ""
-        if environment == "prod":
-            note = (
-                " Protected, retained resources (prod's buckets) are skipped by the destroy and stay, with their data."
-            )
+        fates = bucket_fates(environment, config.get(f"{NAMESPACE}:storage"))
+        note = "".join(f" Bucket '{name}': {BUCKET_FATES[fate]}." for name, fate in fates.items())
         if mode == "existing":
             note += " The cluster is an existing one: destroy removes what the stack put on it, never the cluster."
         return Decision(stack, True, f"stack '{stack}': {FLAG_PATH} is false; destroy may run.{note}")

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from infra import cluster, gpu_driver, node_pools
+from infra.apis import ProjectApis
 from infra.node_pools import GpuNodePool, GpuPoolArgs
 from tests.conftest import raw_with, run_raw
 
@@ -64,9 +65,17 @@ def test_secure_boot_is_off_only_for_ubuntu_with_the_daemonset_driver():
     assert not node_pools.secure_boot("daemonset", "UBUNTU_CONTAINERD")
 
 
-def test_initial_node_count_is_per_zone_rounded_up():
-    assert node_pools.initial_node_count(0, 3) == 0
-    assert node_pools.initial_node_count(4, 3) == 2
+@pytest.mark.parametrize(("min_nodes", "zones"), [(0, 3), (1, 4), (3, 4), (4, 3), (6, 3), (2, 1)])
+def test_initial_node_count_per_zone_never_starts_above_the_minimum_total(min_nodes, zones):
+    # GKE's initialNodeCount is per zone; minNodes is a total (total_min_node_count).
+    per_zone = node_pools.initial_node_count(min_nodes, zones)
+    assert per_zone * zones <= min_nodes
+    assert (per_zone + 1) * zones > min_nodes  # the largest per-zone count that still fits
+
+
+def test_prod_sized_pool_starts_empty_instead_of_one_node_per_zone():
+    # prod: minNodes 1 over the four us-central1 zones that offer T4 (the old rounding up made 4).
+    assert node_pools.initial_node_count(1, 4) == 0
 
 
 def test_node_labels_name_pool_accelerator_driver_and_capacity():
@@ -117,6 +126,7 @@ def test_shared_pool_sets_gke_sharing_config(mocked, strategy, gke_strategy, cli
     pool = GpuNodePool(
         f"shared-{strategy}",
         pool_args(sharing_strategy=strategy, max_clients_per_gpu=clients),
+        apis=ProjectApis(f"apis-{strategy}", "p"),
         cluster_id="c",
         service_account_email="n@p.iam.gserviceaccount.com",
     )
@@ -131,7 +141,11 @@ def test_shared_pool_sets_gke_sharing_config(mocked, strategy, gke_strategy, cli
 @pulumi.runtime.test
 def test_spot_pool_takes_capacity_in_any_zone(mocked):
     pool = GpuNodePool(
-        "spot", pool_args(spot=True), cluster_id="c", service_account_email="n@p.iam.gserviceaccount.com"
+        "spot",
+        pool_args(spot=True),
+        apis=ProjectApis("apis", "p"),
+        cluster_id="c",
+        service_account_email="n@p.iam.gserviceaccount.com",
     )
 
     def check(values):
@@ -143,7 +157,13 @@ def test_spot_pool_takes_capacity_in_any_zone(mocked):
 
 @pulumi.runtime.test
 def test_pool_ignores_initial_node_count_drift(mocked):
-    pool = GpuNodePool("ign", pool_args(), cluster_id="c", service_account_email="n@p.iam.gserviceaccount.com")
+    pool = GpuNodePool(
+        "ign",
+        pool_args(),
+        apis=ProjectApis("apis", "p"),
+        cluster_id="c",
+        service_account_email="n@p.iam.gserviceaccount.com",
+    )
 
     def check(urn):
         assert mocked.by_urn(urn).ignore_changes == ("initialNodeCount",)

@@ -328,3 +328,44 @@ def test_parse_quantity(quantity, value):
 )
 def test_image_tag(image, tag):
     assert config.image_tag(image) == tag
+
+
+# Control-plane endpoint (the deploy workflow must reach what the kubeconfig names) -------------
+
+VPN = [{"cidr": "10.0.0.0/8", "displayName": "vpn"}]
+
+
+def _cluster(**changes) -> dict:
+    return raw_with(cluster={**base_raw()["cluster"], "masterAuthorizedNetworks": VPN, **changes})
+
+
+def test_ip_kubeconfig_behind_authorized_networks_without_deploy_networks_is_rejected():
+    line = only_line_for(_cluster(kubeconfigEndpoint="ip"), f"{NS}:cluster.kubeconfigEndpoint")
+    assert '"ip"' in line and "GitHub-hosted runners" in line and "kubeconfigEndpoint: dns" in line
+
+
+def test_deploy_network_outside_the_authorized_networks_is_rejected():
+    raw = _cluster(kubeconfigEndpoint="ip", deployNetworks=["192.168.0.0/24"])
+    line = only_line_for(raw, f"{NS}:cluster.deployNetworks[0]")
+    assert '"192.168.0.0/24"' in line and "masterAuthorizedNetworks" in line
+
+
+def test_ip_kubeconfig_from_an_authorized_deploy_network_is_accepted():
+    config.parse(_cluster(kubeconfigEndpoint="ip", deployNetworks=["10.8.0.0/16"]))
+
+
+def test_dns_kubeconfig_without_the_dns_endpoint_is_rejected():
+    raw = raw_with(cluster={**base_raw()["cluster"], "dnsEndpoint": False, "kubeconfigEndpoint": "dns"})
+    assert "dnsEndpoint: false" in only_line_for(raw, f"{NS}:cluster.kubeconfigEndpoint")
+
+
+def test_the_kubeconfig_uses_the_dns_endpoint_unless_told_otherwise():
+    assert config.parse(_cluster()).cluster.kubeconfig_via == "dns"
+    assert (
+        config.parse(raw_with(cluster={**base_raw()["cluster"], "dnsEndpoint": False})).cluster.kubeconfig_via == "ip"
+    )
+
+
+def test_a_malformed_deploy_network_names_its_key():
+    raw = _cluster(kubeconfigEndpoint="ip", deployNetworks=["10.0.0.1/8"])
+    assert "is not a CIDR range" in only_line_for(raw, f"{NS}:cluster.deployNetworks")

@@ -317,11 +317,26 @@ def test_hpa_with_zero_min_replicas_is_rejected():
     assert "minReplicas >= 1" in only_line_for(raw, f"{NS}:models[0].replicas.min")
 
 
-def test_adapter_runs_non_root_on_an_unprivileged_port():
+# A private cluster's control plane opens connections to nodes on TCP 443 and 10250 only (GKE,
+# private clusters, "Adding firewall rules for specific use cases"); the API server dials the
+# aggregated API's pod IP on the Service's targetPort (--enable-aggregator-routing).
+CONTROL_PLANE_TO_NODE_PORTS = (443, 10250)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_adapter_listens_on_a_port_a_private_control_plane_reaches(stack):
+    objs = _adapter_objects(stack_capture(stack))
+    deployment = next(r for r in objs if r.inputs["kind"] == "Deployment")
+    service = next(r for r in objs if r.inputs["kind"] == "Service")
+    container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    (target,) = [p["targetPort"] for p in service.inputs["spec"]["ports"]]
+    assert ports[target] in CONTROL_PLANE_TO_NODE_PORTS
+
+
+def test_adapter_keeps_only_the_capability_to_bind_443():
     objs = _adapter_objects(stack_capture("dev"))
     deployment = next(r for r in objs if r.inputs["kind"] == "Deployment")
-    container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
-    service = next(r for r in objs if r.inputs["kind"] == "Service")
-    assert deployment.inputs["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
-    assert f"--secure-port={metrics.SECURE_PORT}" in container["command"]
-    assert service.inputs["spec"]["ports"] == [{"port": 443, "protocol": "TCP", "targetPort": "https"}]
+    sc = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
+    assert sc["allowPrivilegeEscalation"] is False

@@ -488,6 +488,15 @@ FAILS = [
         kubernetes.security_context,
         DEPLOYMENT,
         DEPLOYMENT_OK,
+        (*C0, "securityContext", "capabilities", "add"),
+        ["NET_ADMIN"],
+        "container 'server' adds Linux capabilities NET_ADMIN; Pod Security 'restricted' allows adding only "
+        "NET_BIND_SERVICE: remove them from securityContext.capabilities.add",
+    ),
+    (
+        kubernetes.security_context,
+        DEPLOYMENT,
+        DEPLOYMENT_OK,
         (*POD, "securityContext", "seccompProfile"),
         DELETE,
         "container 'server' has no seccomp profile; set securityContext.seccompProfile.type RuntimeDefault (pod or container)",
@@ -753,6 +762,28 @@ def test_kube_system_is_exempt_from_container_rules():
     system = changed(privileged, ("metadata", "namespace"), "kube-system")
     assert violations(kubernetes.security_context, DEPLOYMENT, system) == []
     assert violations(kubernetes.security_context, DEPLOYMENT, privileged) != []
+
+
+def _root_adapter(add: list[str]) -> dict:
+    root = changed(DEPLOYMENT_OK, (*POD, "securityContext", "runAsNonRoot"), DELETE)
+    root["metadata"] = {"name": "custom-metrics-stackdriver-adapter", "namespace": "custom-metrics"}
+    return changed(root, (*C0, "securityContext", "capabilities"), {"drop": ["ALL"], "add": add})
+
+
+def test_the_waived_root_workload_passes_with_only_net_bind_service():
+    assert violations(kubernetes.security_context, DEPLOYMENT, _root_adapter(["NET_BIND_SERVICE"])) == []
+
+
+def test_the_waived_root_workload_fails_with_any_other_capability():
+    found = violations(kubernetes.security_context, DEPLOYMENT, _root_adapter(["NET_BIND_SERVICE", "SYS_ADMIN"]))
+    assert any("may run as root" in f for f in found) and any("SYS_ADMIN" in f for f in found)
+
+
+def test_root_with_net_bind_service_is_refused_for_a_workload_not_waived():
+    other = changed(_root_adapter(["NET_BIND_SERVICE"]), ("metadata", "name"), "other")
+    assert violations(kubernetes.security_context, DEPLOYMENT, other) == [
+        "container 'server' may run as root; set securityContext.runAsNonRoot true (pod or container)"
+    ]
 
 
 def test_a_named_workload_can_be_exempted_in_config():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from infra import naming
+import yaml
+
+from infra import naming, offline
 from tests.conftest import STACKS, stack_capture
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 DAEMONSET = "kubernetes:apps/v1:DaemonSet"
+PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
 
 
 def gpu_pools(stack: str) -> list:
@@ -134,10 +137,12 @@ def test_every_gpu_pool_is_tainted_autoscaled_and_auto_managed():
 def test_node_identity_role_is_a_non_authoritative_member(any_stack):
     _, capture = any_stack
     members = capture.of_type("gcp:projects/iAMMember:IAMMember")
-    # The node identity's role, and the metrics adapter's monitoring.viewer (DESIGN.md section 5).
+    # The node identity's roles (image streaming needs serviceUsageConsumer for a custom node
+    # service account), and the metrics adapter's monitoring.viewer (DESIGN.md section 5).
     assert sorted(m.inputs["role"] for m in members) == [
         "roles/container.defaultNodeServiceAccount",
         "roles/monitoring.viewer",
+        "roles/serviceusage.serviceUsageConsumer",
     ]
     assert not capture.of_type("gcp:projects/iAMBinding:IAMBinding")
     assert not capture.of_type("gcp:projects/iAMPolicy:IAMPolicy")
@@ -185,3 +190,35 @@ def test_kubeconfig_is_exported_as_a_secret_with_exec_auth(any_stack):
 def test_stacks_are_distinct_environments():
     names = {stack_capture(s).outputs["clusterName"] for s in STACKS}
     assert len(names) == len(STACKS)
+
+
+def test_every_created_cluster_opens_the_iam_gated_dns_endpoint(any_stack):
+    _, capture = any_stack
+    dns = capture.one(CLUSTER).inputs["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]
+    assert dns == {"allowExternalTraffic": True}
+
+
+def test_every_example_kubeconfig_points_at_the_dns_endpoint_without_a_cluster_ca(any_stack):
+    _, capture = any_stack
+    (entry,) = yaml.safe_load(capture.outputs["kubeconfig"])["clusters"]
+    assert entry["cluster"] == {"server": f"https://{offline.FAKE_DNS_ENDPOINT}"}
+
+
+def test_gpu_pools_never_start_above_their_minimum_total():
+    # initialNodeCount is per zone (google_container_node_pool); totalMinNodeCount is a total.
+    for stack in ("dev", "prod"):
+        for p in gpu_pools(stack):
+            zones = len(p.inputs.get("nodeLocations") or [p.inputs["location"]])
+            assert p.inputs["initialNodeCount"] * zones <= p.inputs["autoscaling"]["totalMinNodeCount"], p.name
+
+
+def test_nodes_that_stream_images_hold_the_service_usage_consumer_role(any_stack):
+    # GKE, Use Image streaming, Requirements: a custom node service account needs
+    # roles/serviceusage.serviceUsageConsumer.
+    _, capture = any_stack
+    node_sa = capture.one("gcp:serviceaccount/account:Account", "cluster-nodes")
+    email = f"{node_sa.inputs['accountId']}@{node_sa.inputs['project']}.iam.gserviceaccount.com"
+    roles = {
+        m.inputs["role"] for m in capture.of_type(PROJECT_MEMBER) if m.inputs["member"] == f"serviceAccount:{email}"
+    }
+    assert "roles/serviceusage.serviceUsageConsumer" in roles

@@ -292,3 +292,19 @@ def _raw_of(stack: str) -> dict:
     """A stack file's config as the raw tree ``config.parse`` takes."""
     cfg, _ = read_stack_config(stack)
     return {k.split(":", 1)[1]: config.decode_value(v) for k, v in cfg.items()}
+
+
+def test_staging_buckets_are_retained_so_destroy_can_finish_with_models_in_them():
+    # A bucket with live or noncurrent objects cannot be deleted (JSON API buckets.delete), and
+    # staging's is versioned and not forceDestroy: it must leave the state instead.
+    for b in stack_capture("staging").of_type(BUCKET):
+        assert b.retain_on_delete and not b.protect
+        assert b.inputs["forceDestroy"] is False
+
+
+def test_direct_identity_with_only_the_metrics_adapter_plans():
+    capture = run_raw(raw_with(identity={"mode": "direct"}, models=[], storage={"buckets": []}))
+    members = capture.of_type("gcp:projects/iAMMember:IAMMember")
+    (grant,) = [m for m in members if m.inputs["role"] == "roles/monitoring.viewer"]
+    assert grant.inputs["member"].startswith("principal://iam.googleapis.com/projects/123456789012/")
+    assert grant.inputs["member"].endswith("/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter")

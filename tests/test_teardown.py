@@ -54,8 +54,51 @@ def test_missing_cluster_or_config_section_is_refused():
 
 
 def test_allowed_prod_destroy_says_protected_buckets_stay():
-    decision = teardown.decide("prod", _doc(False, environment="prod"))
-    assert decision.allowed and "buckets" in decision.reason and "stay" in decision.reason
+    doc = _doc(False, environment="prod")
+    doc["config"]["gke-gpu-serving:storage"] = {"buckets": [{"name": "models"}]}
+    decision = teardown.decide("prod", doc)
+    assert decision.allowed
+    assert "Bucket 'models': protected: skipped by pulumi destroy --exclude-protected" in decision.reason
+
+
+def _with_bucket(environment: str, **bucket) -> dict:
+    doc = _doc(False, environment=environment)
+    doc["config"]["gke-gpu-serving:storage"] = {"buckets": [{"name": "models", **bucket}]}
+    return doc
+
+
+def test_a_bucket_neither_emptied_nor_kept_is_refused_because_destroy_would_stop_at_it():
+    decision = teardown.decide("staging", _with_bucket("staging", retainOnDelete=False))
+    assert not decision.allowed
+    assert "bucket 'models' is deleted only if empty" in decision.reason
+    assert "retainOnDelete true" in decision.reason
+
+
+def test_staging_buckets_are_kept_by_default_so_its_destroy_can_finish():
+    decision = teardown.decide("staging", _with_bucket("staging"))
+    assert decision.allowed and "Bucket 'models': left in place with its objects" in decision.reason
+
+
+def test_dev_force_destroy_bucket_goes_with_its_objects():
+    decision = teardown.decide("dev", _with_bucket("dev", forceDestroy=True))
+    assert decision.allowed and "Bucket 'models': deleted with every object in it" in decision.reason
+
+
+def test_an_ip_kubeconfig_behind_authorized_networks_is_refused_from_hosted_runners():
+    doc = _doc(False)
+    doc["config"]["gke-gpu-serving:cluster"].update(
+        kubeconfigEndpoint="ip", masterAuthorizedNetworks=[{"cidr": "10.0.0.0/8", "displayName": "vpn"}]
+    )
+    decision = teardown.decide("dev", doc)
+    assert not decision.allowed and "LoadBalancer Services cannot be deleted" in decision.reason
+
+
+def test_the_dns_endpoint_behind_authorized_networks_may_be_destroyed():
+    doc = _doc(False)
+    doc["config"]["gke-gpu-serving:cluster"].update(
+        masterAuthorizedNetworks=[{"cidr": "10.0.0.0/8", "displayName": "vpn"}]
+    )
+    assert teardown.decide("dev", doc).allowed
 
 
 def test_existing_cluster_mode_says_the_cluster_itself_is_never_deleted():

@@ -86,9 +86,8 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
     cluster = platform.cluster
     ns = cfg.identity.namespace
     namespace = platform.namespaces.get(ns)
-    base = pulumi.ResourceOptions(
-        provider=cluster.provider, deleted_with=cluster.resource, depends_on=[namespace] if namespace else []
-    )
+    in_namespace: list[pulumi.Resource] = [namespace] if namespace else []
+    base = pulumi.ResourceOptions(provider=cluster.provider, deleted_with=cluster.resource, depends_on=in_namespace)
     buckets: dict[str, pulumi.Input[str]] = {key: b.name for key, b in platform.buckets.items()}
 
     hf_secret = None
@@ -144,14 +143,19 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             destination=resolve_uri(conv.destination, buckets),
             provider=cluster.provider,
             deleted_with=cluster.resource,
-            opts=pulumi.ResourceOptions(depends_on=[identity] if identity else []),
+            after=[
+                *([platform.namespaces[job_ns]] if job_ns in platform.namespaces else []),
+                *([identity] if identity else []),
+                *platform.capacity_for(conv.gpu),
+            ],
         )
 
     for model in cfg.models:
         spec = server_spec(model, buckets, hf_secret)
         identity = platform.identity(model.name)
-        after: list[pulumi.Resource] = [identity] if identity else []
+        after: list[pulumi.Resource] = [*in_namespace, *([identity] if identity else [])]
         after += [out.conversions[c.name].job for c in conversions if c.model == model.name]
+        after += platform.capacity_for(model.gpu)
         server = ModelServer(
             f"model-{model.name}",
             ModelServerArgs(
@@ -166,7 +170,6 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             provider=cluster.provider,
             deleted_with=cluster.resource,
             after=after,
-            opts=pulumi.ResourceOptions(depends_on=[namespace] if namespace else []),
         )
         out.servers[model.name] = server
         if spec.metrics is not None:
@@ -211,7 +214,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             WebappArgs(webapp=cfg.webapp, namespace=ns, environment=cfg.environment),
             provider=cluster.provider,
             deleted_with=cluster.resource,
-            opts=pulumi.ResourceOptions(depends_on=[out.servers[cfg.webapp.model]]),
+            after=[*in_namespace, out.servers[cfg.webapp.model], *platform.capacity_for(None)],
         )
         ws = cfg.webapp.service
         if ws.allow_from or ws.type == "LoadBalancer":
@@ -240,6 +243,6 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
             ),
             provider=cluster.provider,
             deleted_with=cluster.resource,
-            opts=pulumi.ResourceOptions(depends_on=[target]),
+            after=[*in_namespace, target, *platform.capacity_for(None)],
         )
     return out

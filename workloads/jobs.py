@@ -88,6 +88,7 @@ class ConversionJob(pulumi.ComponentResource):
         destination: pulumi.Input[str],
         provider: pulumi.ProviderResource,
         deleted_with: pulumi.Resource | None = None,
+        after: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gke-gpu-serving:workloads:ConversionJob", name, None, opts)
@@ -111,6 +112,7 @@ class ConversionJob(pulumi.ComponentResource):
                 parent=self,
                 provider=provider,
                 deleted_with=deleted_with,
+                depends_on=list(after or []),
                 delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{wait}s", update=f"{wait}s"),
             ),
@@ -173,12 +175,15 @@ class LoadGenerator(pulumi.ComponentResource):
         *,
         provider: pulumi.ProviderResource,
         deleted_with: pulumi.Resource | None = None,
+        after: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gke-gpu-serving:workloads:LoadGenerator", name, None, opts)
         lt = args.load_test
         labels = naming.k8s_labels(args.environment, LOADGEN_COMPONENT, lt.model)
-        child = pulumi.ResourceOptions(parent=self, provider=provider, deleted_with=deleted_with)
+        child = pulumi.ResourceOptions(
+            parent=self, provider=provider, deleted_with=deleted_with, depends_on=list(after or [])
+        )
         method, path, body = load_request(args.server, lt.model, lt.path, lt.body)
         jname = job_name(lt)
         files = k8s.core.v1.ConfigMap(

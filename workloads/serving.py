@@ -78,13 +78,17 @@ def template_annotations(spec: ServerSpec) -> dict[str, str]:
 
 
 def service_options(
-    service_type: str, provider: pulumi.ProviderResource, deleted_with: pulumi.Resource | None, parent: pulumi.Resource
+    service_type: str,
+    provider: pulumi.ProviderResource,
+    deleted_with: pulumi.Resource | None,
+    parent: pulumi.Resource,
+    after: list[pulumi.Resource] | None = None,
 ) -> pulumi.ResourceOptions:
     """A LoadBalancer Service is never ``deleted_with`` the cluster: GKE's load balancer,
     forwarding rules, NEGs and firewall rules live outside the state and go only when the Service
     is deleted, which Pulumi then does before the cluster (the provider depends on it)."""
     keep = None if service_type == "LoadBalancer" else deleted_with
-    return pulumi.ResourceOptions(parent=parent, provider=provider, deleted_with=keep)
+    return pulumi.ResourceOptions(parent=parent, provider=provider, deleted_with=keep, depends_on=after or [])
 
 
 class ModelServerArgs(ComponentArgs):
@@ -159,12 +163,16 @@ class ModelServer(pulumi.ComponentResource):
         after: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """``after``: what every object of the model waits for (its namespace, identity, conversion
+        Jobs, nodes and egress). Pulumi does not pass a component's ``depends_on`` to its children."""
         super().__init__("gke-gpu-serving:workloads:ModelServer", name, None, opts)
         m = args.model
         self.spec = spec
         self.selector = selector(COMPONENT, m.name)
         labels = {**naming.k8s_labels(args.environment, COMPONENT, m.name), f"{naming.PROJECT}/server": m.server}
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider, deleted_with=deleted_with)
+        k8s_opts = pulumi.ResourceOptions(
+            parent=self, provider=provider, deleted_with=deleted_with, depends_on=list(after or [])
+        )
 
         def meta(obj_name: str, extra: dict[str, str] | None = None, annotations=None) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(
@@ -197,7 +205,6 @@ class ModelServer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
                 pulumi.ResourceOptions(
-                    depends_on=after or [],
                     ignore_changes=["spec.replicas"] if args.autoscaled else None,
                     custom_timeouts=pulumi.CustomTimeouts(
                         create=f"{startup + ROLLOUT_MARGIN_SECONDS}s", update=f"{startup + ROLLOUT_MARGIN_SECONDS}s"
@@ -212,7 +219,7 @@ class ModelServer(pulumi.ComponentResource):
             f"{name}-service",
             metadata=meta(m.name, svc_labels, svc_annotations or None),
             spec=svc_spec,
-            opts=service_options(svc_spec.type, provider, deleted_with, self),
+            opts=service_options(svc_spec.type, provider, deleted_with, self, after),
         )
         # maxUnavailable 1 lets node upgrades and drains proceed one pod at a time, even at 1 replica.
         k8s.policy.v1.PodDisruptionBudget(

@@ -36,13 +36,16 @@ class Webapp(pulumi.ComponentResource):
         *,
         provider: pulumi.ProviderResource,
         deleted_with: pulumi.Resource | None = None,
+        after: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gke-gpu-serving:workloads:Webapp", name, None, opts)
         w = args.webapp
         match = selector(COMPONENT, NAME)
         labels = naming.k8s_labels(args.environment, COMPONENT, NAME)
-        child = pulumi.ResourceOptions(parent=self, provider=provider, deleted_with=deleted_with)
+        child = pulumi.ResourceOptions(
+            parent=self, provider=provider, deleted_with=deleted_with, depends_on=list(after or [])
+        )
         check = pod.HttpCheck("/", "http")
         container = k8s.core.v1.ContainerArgs(
             name="fastdash",
@@ -92,7 +95,7 @@ class Webapp(pulumi.ComponentResource):
                 name=NAME, namespace=args.namespace, labels={**labels, **svc_labels}, annotations=annotations or None
             ),
             spec=svc_spec,
-            opts=service_options(svc_spec.type, provider, deleted_with, self),
+            opts=service_options(svc_spec.type, provider, deleted_with, self, after),
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",

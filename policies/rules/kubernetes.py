@@ -202,6 +202,17 @@ def check_probes(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
 # Security context -----------------------------------------------------------------------------
 
 
+# The one capability a container may add (Pod Security Standards, "restricted": capabilities.add
+# may hold only NET_BIND_SERVICE), and the only thing a waived root workload may do with root.
+ROOT_CAPABILITIES = ("NET_BIND_SERVICE",)
+# Workloads that run as UID 0 to bind a port below 1024, each with its reason (README, exceptions):
+# the custom-metrics adapter serves the aggregated metrics APIs on 443 because a private cluster's
+# control plane reaches pods on 443 and 10250 only (infra/metrics.py).
+ROOT_WAIVERS = {
+    "custom-metrics/custom-metrics-stackdriver-adapter": "serves the aggregated metrics APIs on 443 (infra/metrics.py)",
+}
+
+
 def check_security_context(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
     pod = scoped(props, config)
     if pod is None:
@@ -218,9 +229,20 @@ def check_security_context(props: Any, config: Mapping[str, Any]) -> Iterator[st
             own = get(sc, key)
             return own if own is not None else get(pod_sc, key)
 
+        add = elements(sc, "capabilities", "add")
         non_root, user = effective("runAsNonRoot"), number(effective("runAsUser"))
-        if UNKNOWN not in (non_root, user) and non_root is not True and not (isinstance(user, int) and user > 0):
+        may_be_root = (
+            UNKNOWN not in (non_root, user) and non_root is not True and not (isinstance(user, int) and user > 0)
+        )
+        waived = pod.name is not UNKNOWN and f"{pod.namespace}/{pod.name}" in set(config.get("rootWorkloads", ()))
+        if may_be_root and not (waived and add is not UNKNOWN and list(add) == list(ROOT_CAPABILITIES)):
             yield f"container {name!r} may run as root; set securityContext.runAsNonRoot true (pod or container)"
+        if add is not UNKNOWN and UNKNOWN not in add and set(add) - set(ROOT_CAPABILITIES):
+            extra = ", ".join(sorted(set(add) - set(ROOT_CAPABILITIES)))
+            yield (
+                f"container {name!r} adds Linux capabilities {extra}; Pod Security 'restricted' allows adding only "
+                "NET_BIND_SERVICE: remove them from securityContext.capabilities.add"
+            )
         if get(sc, "privileged") is True:
             yield f"container {name!r} is privileged (every device and capability of the node); remove securityContext.privileged"
         escalation = get(sc, "allowPrivilegeEscalation")
@@ -420,7 +442,16 @@ security_context = resource_policy(
     types=WORKLOAD_TYPES,
     check=check_security_context,
     level=EnforcementLevel.MANDATORY,
-    config=EXEMPT_SYSTEM,
+    config={
+        **EXEMPT_SYSTEM,
+        "rootWorkloads": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": sorted(ROOT_WAIVERS),
+            "description": "Workloads (<namespace>/<name>) that may run as root when every capability is dropped "
+            "but NET_BIND_SERVICE; every other check still applies.",
+        },
+    },
 )
 
 image_pinned = resource_policy(

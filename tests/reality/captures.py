@@ -1,0 +1,45 @@
+"""The captures the reality tests run over: every example stack, plus variant configs that reach
+the branches no example stack takes (GPU sharing, LATEST drivers, Ubuntu nodes, direct Workload
+Identity, an existing cluster, the IP endpoint from an authorized network)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from infra.offline import Capture
+from tests.conftest import STACKS, base_raw, run_raw, stack_capture
+
+
+def variant_raws() -> dict[str, dict]:
+    shared = base_raw()
+    shared["gpuPools"][0].update(
+        driver="gke-latest", sharing={"strategy": "time-sharing", "maxClientsPerGpu": 2}, imageType="UBUNTU_CONTAINERD"
+    )
+    mps = base_raw()
+    mps["gpuPools"][0].update(sharing={"strategy": "mps", "maxClientsPerGpu": 4}, driver="daemonset")
+    direct = base_raw()
+    direct["identity"] = {"mode": "direct"}
+    existing = base_raw()
+    existing["cluster"] = {"mode": "existing", "location": "us-central1-a", "name": "shared-gke"}
+    existing.pop("gpuPools")
+    ip_endpoint = base_raw()
+    ip_endpoint["cluster"].update(
+        privateNodes=True,
+        masterAuthorizedNetworks=[{"cidr": "10.0.0.0/8", "displayName": "vpn"}],
+        kubeconfigEndpoint="ip",
+        deployNetworks=["10.8.0.0/16"],
+    )
+    return {"time-sharing": shared, "mps": mps, "direct": direct, "existing": existing, "ip-endpoint": ip_endpoint}
+
+
+@cache
+def variant_capture(name: str) -> Capture:
+    return run_raw(variant_raws()[name])
+
+
+def _getter(label: str) -> Callable[[], Capture]:
+    return (lambda: stack_capture(label)) if label in STACKS else (lambda: variant_capture(label))
+
+
+CAPTURES: list[tuple[str, Callable[[], Capture]]] = [(label, _getter(label)) for label in (*STACKS, *variant_raws())]

@@ -1,0 +1,331 @@
+"""Google Cloud and GKE preconditions of a first ``pulumi up`` on a fresh project, checked against
+the resource graph the engine records.
+
+The engine creates a resource as soon as everything it depends on exists, and nothing else
+orders creation: a resource with no edge to the API it calls races the API's enablement, and
+wins. Each :class:`Precondition` names a fact, its source, and a check over a capture's graph
+(explicit ``depends_on``, the dependencies implied by inputs, and the provider a resource uses);
+the same edges order ``pulumi destroy`` the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from infra import apis
+from infra.offline import Capture, Captured
+
+SERVICE = "gcp:projects/service:Service"
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
+NAT = "gcp:compute/routerNat:RouterNat"
+POD_WORKLOADS = ("Deployment", "Job", "DaemonSet", "StatefulSet")
+
+
+class Graph:
+    """Transitive dependencies of every registered resource."""
+
+    def __init__(self, capture: Capture):
+        self.capture = capture
+        self.by_urn = {r.urn: r for r in capture.resources}
+
+    def direct(self, res: Captured) -> set[str]:
+        deps = set(res.depends_on)
+        if res.provider:
+            deps.add(res.provider.rsplit("::", 1)[0])  # a provider reference is <urn>::<id>
+        parent = self.by_urn.get(res.parent)
+        if parent is not None and parent.custom:
+            deps.add(parent.urn)
+        return deps
+
+    @cached_property
+    def _closure(self) -> dict[str, frozenset[str]]:
+        memo: dict[str, frozenset[str]] = {}
+
+        def walk(urn: str) -> frozenset[str]:
+            if urn not in memo:
+                memo[urn] = frozenset()  # a cycle cannot loop forever; the engine would reject it
+                res = self.by_urn.get(urn)
+                found: set[str] = set()
+                for dep in self.direct(res) if res else ():
+                    found.add(dep)
+                    found |= walk(dep)
+                memo[urn] = frozenset(found)
+            return memo[urn]
+
+        for urn in self.by_urn:
+            walk(urn)
+        return memo
+
+    def ancestors(self, res: Captured) -> list[Captured]:
+        return [self.by_urn[u] for u in self._closure[res.urn] if u in self.by_urn]
+
+    def urns_before(self, urns: tuple[str, ...]) -> set[str]:
+        out = set(urns)
+        for urn in urns:
+            out |= self._closure.get(urn, frozenset())
+        return out
+
+
+def enabled_before(graph: Graph, ancestors: list[Captured] | set[str]) -> set[str]:
+    """The APIs whose Service is among ``ancestors`` (resources or URNs)."""
+    found = ancestors if isinstance(ancestors, list) else [graph.by_urn[u] for u in ancestors if u in graph.by_urn]
+    return {r.inputs["service"] for r in found if r.type == SERVICE}
+
+
+def _kind(res: Captured) -> str | None:
+    return res.inputs.get("kind") if res.is_kubernetes else None
+
+
+def _pod_spec(res: Captured) -> dict | None:
+    if _kind(res) not in POD_WORKLOADS:
+        return None
+    return res.inputs["spec"]["template"]["spec"]
+
+
+@dataclass(frozen=True)
+class Precondition:
+    name: str
+    fact: str
+    source: str
+    check: Callable[[Capture, Graph], Iterator[str]]
+
+
+def _apis_before_use(capture: Capture, graph: Graph) -> Iterator[str]:
+    for res in capture.resources:
+        if not res.custom:
+            continue
+        api = apis.api_for_type(res.type)
+        if api and api not in enabled_before(graph, graph.ancestors(res)):
+            yield f"{res.type} {res.name} calls {api} and does not wait for it to be enabled"
+    for inv in capture.invokes:
+        api = apis.API_BY_INVOKE.get(inv.token)
+        if api and api not in enabled_before(graph, graph.urns_before(inv.depends_on)):
+            yield f"data source {inv.token} reads {api} and does not wait for it to be enabled"
+
+
+def _feature_apis(capture: Capture, graph: Graph) -> Iterator[str]:
+    for res in capture.of_type(CLUSTER):
+        missing = set(apis.CLUSTER_TELEMETRY_APIS) - enabled_before(graph, graph.ancestors(res))
+        if missing:
+            yield f"cluster {res.name} sends logs and metrics before {sorted(missing)} are enabled"
+    streaming = [
+        p for p in capture.of_type(NODE_POOL) if (p.inputs["nodeConfig"].get("gcfsConfig") or {}).get("enabled")
+    ]
+    streaming += [
+        c
+        for c in capture.of_type(CLUSTER)
+        if ((c.inputs.get("nodePoolDefaults") or {}).get("nodeConfigDefaults") or {})
+        .get("gcfsConfig", {})
+        .get("enabled")
+    ]
+    for res in streaming:
+        if apis.IMAGE_STREAMING_API not in enabled_before(graph, graph.ancestors(res)):
+            yield f"{res.name} streams images before {apis.IMAGE_STREAMING_API} is enabled"
+    for res in capture.of_type("gcp:serviceaccount/iAMMember:IAMMember"):
+        if res.inputs["role"] == "roles/iam.workloadIdentityUser" and apis.WORKLOAD_IDENTITY_API not in enabled_before(
+            graph, graph.ancestors(res)
+        ):
+            yield f"{res.name} lets a KSA impersonate a GSA before {apis.WORKLOAD_IDENTITY_API} is enabled"
+
+
+def _identity_pool_first(capture: Capture, graph: Graph) -> Iterator[str]:
+    clusters = capture.of_type(CLUSTER)
+    if not clusters:
+        return  # an existing cluster: its pool exists already
+    for res in capture.resources:
+        member = res.inputs.get("member") if res.type.lower().endswith("iammember") else None
+        if isinstance(member, str) and ".svc.id.goog" in member and clusters[0] not in graph.ancestors(res):
+            yield f"{res.name} grants to the Workload Identity pool before the cluster that creates it exists"
+
+
+def _node_roles_first(capture: Capture, graph: Graph) -> Iterator[str]:
+    for node_user in (*capture.of_type(NODE_POOL), *capture.of_type(CLUSTER)):
+        nc = node_user.inputs.get("nodeConfig") or (
+            (node_user.inputs.get("clusterAutoscaling") or {}).get("autoProvisioningDefaults") or {}
+        )
+        email = nc.get("serviceAccount")
+        if not email:
+            continue
+        grants = [g for g in capture.of_type(PROJECT_MEMBER) if g.inputs["member"] == f"serviceAccount:{email}"]
+        if not grants:
+            yield f"{node_user.name}: its node service account {email} holds no project role"
+        ancestors = graph.ancestors(node_user)
+        for grant in grants:
+            if grant not in ancestors:
+                yield f"{node_user.name} boots nodes before {grant.inputs['role']} is granted to them"
+
+
+def _namespace_first(capture: Capture, graph: Graph) -> Iterator[str]:
+    namespaces = {r.inputs["metadata"]["name"]: r for r in capture.kubernetes_objects() if _kind(r) == "Namespace"}
+    for res in capture.kubernetes_objects():
+        ns = (res.inputs.get("metadata") or {}).get("namespace")
+        if ns in namespaces and namespaces[ns] not in graph.ancestors(res):
+            yield f"{_kind(res)} {ns}/{res.inputs['metadata'].get('name')} before its namespace"
+
+
+def _identity_before_pods(capture: Capture, graph: Graph) -> Iterator[str]:
+    ksas = {
+        (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r
+        for r in capture.kubernetes_objects()
+        if _kind(r) == "ServiceAccount"
+    }
+    members = [r for r in capture.resources if r.type.lower().endswith("iammember")]
+    for res in capture.kubernetes_objects():
+        spec = _pod_spec(res)
+        if spec is None or not spec.get("serviceAccountName"):
+            continue
+        ns, name = res.inputs["metadata"].get("namespace"), spec["serviceAccountName"]
+        ancestors = graph.ancestors(res)
+        ksa = ksas.get((ns, name))
+        if ksa is not None and ksa not in ancestors:
+            yield f"{_kind(res)} {res.name} starts pods before their service account {ns}/{name}"
+        gsa = ((ksa.inputs["metadata"].get("annotations") or {}) if ksa else {}).get("iam.gke.io/gcp-service-account")
+        mine = [
+            m
+            for m in members
+            if m.inputs["member"].endswith(f"[{ns}/{name}]")
+            or m.inputs["member"].endswith(f"/subject/ns/{ns}/sa/{name}")
+            or (gsa and m.inputs["member"] == f"serviceAccount:{gsa}")
+        ]
+        for grant in mine:
+            if grant not in ancestors:
+                yield f"{_kind(res)} {res.name} starts pods before {grant.name} ({grant.inputs['role']})"
+
+
+def _capacity_before_gpu_pods(capture: Capture, graph: Graph) -> Iterator[str]:
+    pools = [p for p in capture.of_type(NODE_POOL) if p.inputs["nodeConfig"].get("guestAccelerators")]
+    installers = [r for r in capture.kubernetes_objects() if _kind(r) == "DaemonSet"]
+    for res in capture.kubernetes_objects():
+        spec = _pod_spec(res)
+        if spec is None or _kind(res) == "DaemonSet":
+            continue
+        gpus = sum(
+            int((c.get("resources") or {}).get("limits", {}).get("nvidia.com/gpu", 0)) for c in spec["containers"]
+        )
+        if not gpus or not pools:
+            continue
+        accelerator = (spec.get("nodeSelector") or {}).get("cloud.google.com/gke-accelerator")
+        fitting = [p for p in pools if p.inputs["nodeConfig"]["guestAccelerators"][0]["type"] == accelerator]
+        ancestors = graph.ancestors(res)
+        if not any(p in ancestors for p in fitting):
+            yield f"{_kind(res)} {res.name} waits for {accelerator} pods before any pool that can hold them exists"
+        for installer in installers:
+            if installer not in ancestors:
+                yield f"{_kind(res)} {res.name} waits for GPU pods before the driver installer {installer.name}"
+
+
+# Registries private nodes reach through Private Google Access, without NAT (Container Registry
+# and Artifact Registry hosts).
+GOOGLE_REGISTRIES = ("gcr.io", ".gcr.io", ".pkg.dev")
+
+
+def _registry(image: str) -> str:
+    head = image.split("/", 1)[0]
+    return head if "/" in image and ("." in head or ":" in head) else "docker.io"
+
+
+def _needs_internet(spec: dict) -> bool:
+    images = [c.get("image", "") for c in (*spec.get("initContainers", []), *spec["containers"])]
+    outside = any(not _registry(i).endswith(GOOGLE_REGISTRIES) for i in images)
+    hugging_face = any(e.get("name") == "HF_TOKEN" for c in spec["containers"] for e in c.get("env") or [])
+    return outside or hugging_face
+
+
+def _egress_before_pods(capture: Capture, graph: Graph) -> Iterator[str]:
+    nats = capture.of_type(NAT)
+    if not nats:
+        return
+    for res in capture.kubernetes_objects():
+        spec = _pod_spec(res)
+        if (
+            spec is not None
+            and _kind(res) != "DaemonSet"
+            and _needs_internet(spec)
+            and nats[0] not in graph.ancestors(res)
+        ):
+            yield f"{_kind(res)} {res.name} pulls or downloads from outside Google on private nodes before Cloud NAT exists"
+
+
+def _aggregated_api_backend_first(capture: Capture, graph: Graph) -> Iterator[str]:
+    objects = {
+        (_kind(r), (r.inputs.get("metadata") or {}).get("namespace"), r.inputs["metadata"]["name"]): r
+        for r in capture.kubernetes_objects()
+    }
+    for res in capture.kubernetes_objects():
+        if _kind(res) != "APIService":
+            continue
+        svc = res.inputs["spec"]["service"]
+        backend = [
+            objects.get(("Service", svc["namespace"], svc["name"])),
+            objects.get(("Deployment", svc["namespace"], svc["name"])),
+        ]
+        ancestors = graph.ancestors(res)
+        for obj in backend:
+            if obj is None or obj not in ancestors:
+                yield f"APIService {res.inputs['metadata']['name']} is registered before its backend {svc['namespace']}/{svc['name']}"
+
+
+PRECONDITIONS = (
+    Precondition(
+        "api-enabled-before-use",
+        "A request to a disabled API fails: 'API has not been used in project ... before or it is disabled'.",
+        "Service Usage, enabling services; the API of each resource: infra/apis.py",
+        _apis_before_use,
+    ),
+    Precondition(
+        "feature-apis-before-features",
+        "Image streaming needs the Container File System API; KSA->GSA token exchange the IAM Service "
+        "Account Credentials API; a cluster writes to Cloud Logging and Cloud Monitoring.",
+        "GKE 'Use Image streaming' (Requirements); google/kctf#194; GKE observability",
+        _feature_apis,
+    ),
+    Precondition(
+        "identity-pool-before-grants",
+        "<project>.svc.id.goog exists only once a Workload Identity cluster exists: 'Identity Pool does not exist'.",
+        "terraform-google-kubernetes-engine#916; googleforgames/global-multiplayer-demo#39",
+        _identity_pool_first,
+    ),
+    Precondition(
+        "node-roles-before-nodes",
+        "Nodes boot as the node service account: without roles/container.defaultNodeServiceAccount they "
+        "cannot write logs or metrics, and without serviceUsageConsumer they cannot stream images.",
+        "GKE hardening guide (least-privilege node SA); GKE 'Use Image streaming' (Requirements)",
+        _node_roles_first,
+    ),
+    Precondition(
+        "namespace-before-objects",
+        "A namespaced object cannot be created in a namespace that does not exist.",
+        "Kubernetes API: namespaces",
+        _namespace_first,
+    ),
+    Precondition(
+        "identity-before-pods",
+        "A pod's KSA, its Workload Identity binding and its bucket grants must exist when the pod starts, or "
+        "GCS FUSE mounts fail with 403 getAccessToken.",
+        "GKE Cloud Storage FUSE CSI driver troubleshooting; DESIGN.md section 5",
+        _identity_before_pods,
+    ),
+    Precondition(
+        "capacity-before-gpu-pods",
+        "Pulumi waits for a Deployment to become ready (10 minutes by default); a GPU pod is Pending until a "
+        "pool that can hold it has a node with drivers.",
+        "pulumi-kubernetes await logic for apps/v1 Deployment; GKE 'Run GPUs in Standard node pools'",
+        _capacity_before_gpu_pods,
+    ),
+    Precondition(
+        "egress-before-pods",
+        "Private nodes have no external IP: images outside Google and Hugging Face downloads need Cloud NAT.",
+        "GKE private clusters; Cloud NAT overview",
+        _egress_before_pods,
+    ),
+    Precondition(
+        "aggregated-api-backend-first",
+        "An APIService whose backend does not answer marks its API unavailable, and namespace deletion stalls on it.",
+        "Kubernetes API aggregation layer",
+        _aggregated_api_backend_first,
+    ),
+)
