@@ -16,6 +16,8 @@ GitHub-hosted runners reach a cluster whose IP endpoint admits only authorized n
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
@@ -67,7 +69,7 @@ class ClusterArgs(ComponentArgs):
     pods_range_name: str = "pods"
     services_range_name: str = "services"
     dns_endpoint: bool = True
-    kubeconfig_via: str = "dns"  # dns | ip
+    kubeconfig_via: Literal["dns", "ip"] = "dns"
     labels: dict[str, str] = Field(default_factory=dict)
 
 
