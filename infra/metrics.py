@@ -277,8 +277,21 @@ class ModelPanel(ComponentArgs):
     queue_signal: str | None = None  # HPA metric of the model's first server signal
 
 
-def _pod_match(panel: ModelPanel) -> str:
-    return f'namespace="{panel.namespace}",pod=~"{panel.name}-.*"'
+class Scope(ComponentArgs):
+    """The stack's cluster as Managed Prometheus labels every series: ``cluster`` and ``location``
+    (resource labels of ``prometheus_target``). Without them a project's dashboards and alerts
+    add up every cluster in it, and ``on (...)`` matching meets duplicate series."""
+
+    cluster: str
+    location: str
+
+    def matchers(self, **labels: str) -> str:
+        extra = "".join(f',{k}="{v}"' for k, v in labels.items())
+        return f'cluster="{self.cluster}",location="{self.location}"{extra}'
+
+
+def _pod_match(panel: ModelPanel, scope: Scope) -> str:
+    return f'{scope.matchers(namespace=panel.namespace)},pod=~"{panel.name}-.*"'
 
 
 def _tile(title: str, query: str) -> dict:
@@ -293,9 +306,9 @@ def _tile(title: str, query: str) -> dict:
     }
 
 
-def panel_tiles(panel: ModelPanel) -> list[dict]:
+def panel_tiles(panel: ModelPanel, scope: Scope) -> list[dict]:
     """Request rate, latency, queue signal, replicas and GPU utilisation of one model (PromQL)."""
-    pods = _pod_match(panel)
+    pods = _pod_match(panel, scope)
     tiles = []
     requests = signals.REQUESTS.get(panel.server)
     if requests:
@@ -315,44 +328,40 @@ def panel_tiles(panel: ModelPanel) -> list[dict]:
         op = "rate" if panel.queue_signal.endswith("|counter") else None
         inner = f'{{__name__="{metric}",{pods}}}'
         tiles.append(_tile(f"{panel.name}: {metric}", f"sum({op}({inner}[5m]))" if op else f"avg({inner})"))
-    tiles.append(
-        _tile(
-            f"{panel.name}: ready replicas",
-            f'count(kube_pod_status_ready{{namespace="{panel.namespace}",pod=~"{panel.name}-.*",condition="true"}} == 1)',
-        )
-    )
-    tiles.append(
-        _tile(
-            f"{panel.name}: GPU utilisation (%)",
-            f'avg(DCGM_FI_DEV_GPU_UTIL{{exported_namespace="{panel.namespace}",exported_pod=~"{panel.name}-.*"}})',
-        )
-    )
+    # GKE's DEPLOYMENT package (kube_pod_status_ready is in no package GKE exports).
+    ready = scope.matchers(namespace=panel.namespace, deployment=panel.name)
+    tiles.append(_tile(f"{panel.name}: available replicas", f"max(kube_deployment_status_replicas_available{{{ready}}})"))
+    gpus = f'{scope.matchers(exported_namespace=panel.namespace)},exported_pod=~"{panel.name}-.*"'
+    tiles.append(_tile(f"{panel.name}: GPU utilisation (%)", f"avg(DCGM_FI_DEV_GPU_UTIL{{{gpus}}})"))
     return tiles
 
 
-def dashboard_json(title: str, panels: list[ModelPanel]) -> str:
+def dashboard_json(title: str, panels: list[ModelPanel], scope: Scope) -> str:
     """A Cloud Monitoring dashboard (mosaic layout, 2 tiles per row, 6x4 each)."""
     tiles = []
-    for i, tile in enumerate(t for p in panels for t in panel_tiles(p)):
+    for i, tile in enumerate(t for p in panels for t in panel_tiles(p, scope)):
         tiles.append({"xPos": (i % 2) * 6, "yPos": (i // 2) * 4, "width": 6, "height": 4, "widget": tile})
     return json.dumps({"displayName": title, "mosaicLayout": {"columns": 12, "tiles": tiles}}, sort_keys=True)
 
 
-# (name, display, PromQL, duration): the alert policies, on GKE's kube-state-metrics packages.
-def alert_rules(namespace: str) -> list[tuple[str, str, str, str]]:
-    ns = f'namespace="{namespace}"'
+# (name, display, PromQL, duration): the alert policies, on GKE's kube-state-metrics packages
+# (HPA: kube_horizontalpodautoscaler_status_current_replicas, _spec_max_replicas; POD:
+# kube_pod_status_unschedulable; GKE, "Configure collection of kube state metrics").
+def alert_rules(namespace: str, scope: Scope) -> list[tuple[str, str, str, str]]:
+    sel = scope.matchers(namespace=namespace)
     return [
         (
             "hpa-at-max",
             "HPA at max replicas for 15 minutes",
-            f"kube_horizontalpodautoscaler_status_current_replicas{{{ns}}} "
-            f">= on (horizontalpodautoscaler) kube_horizontalpodautoscaler_spec_max_replicas{{{ns}}}",
+            f"kube_horizontalpodautoscaler_status_current_replicas{{{sel}}} "
+            f">= on (cluster, location, namespace, horizontalpodautoscaler) "
+            f"kube_horizontalpodautoscaler_spec_max_replicas{{{sel}}}",
             "900s",
         ),
         (
             "gpu-pods-unschedulable",
             "GPU pods unschedulable",
-            f"sum by (pod) (kube_pod_status_unschedulable{{{ns}}}) > 0",
+            f"sum by (pod) (kube_pod_status_unschedulable{{{sel}}}) > 0",
             "600s",
         ),
     ]
@@ -363,6 +372,7 @@ class MonitoringArgs(ComponentArgs):
     prefix: str
     environment: str
     namespace: str
+    scope: Scope
     panels: tuple[ModelPanel, ...]
     dashboard: bool = True
     alerts: bool = True
@@ -381,11 +391,11 @@ class Monitoring(pulumi.ComponentResource):
             gcp.monitoring.Dashboard(
                 f"{name}-dashboard",
                 project=args.project,
-                dashboard_json=dashboard_json(f"{args.prefix} GPU serving", list(args.panels)),
+                dashboard_json=dashboard_json(f"{args.prefix} GPU serving", list(args.panels), args.scope),
                 opts=apis.opts(gcp.monitoring.Dashboard, child),
             )
         if args.alerts:
-            for key, display, query, duration in alert_rules(args.namespace):
+            for key, display, query, duration in alert_rules(args.namespace, args.scope):
                 gcp.monitoring.AlertPolicy(
                     f"{name}-{key}",
                     project=args.project,

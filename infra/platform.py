@@ -20,7 +20,7 @@ from infra.cluster import ClusterArgs, GkeCluster
 from infra.config import ModelConfig, ModelGpu, StackConfig, bucket_ref, identity_subjects
 from infra.gpu_driver import NvidiaDriverInstaller, variant_for_image_type
 from infra.identity import IdentityArgs, WorkloadIdentity
-from infra.metrics import AdapterArgs, CustomMetricsAdapter, ModelPanel, Monitoring, MonitoringArgs
+from infra.metrics import AdapterArgs, CustomMetricsAdapter, ModelPanel, Monitoring, MonitoringArgs, Scope
 from infra.network import Network, NetworkArgs
 from infra.node_pools import GpuNodePool, GpuPoolArgs
 from infra.registry import ImageRegistry, RegistryArgs
@@ -351,6 +351,7 @@ def monitoring_args(cfg: StackConfig) -> MonitoringArgs:
         prefix=cfg.prefix,
         environment=cfg.environment,
         namespace=cfg.identity.namespace,
+        scope=Scope(cluster=cfg.cluster_name, location=cfg.cluster.location),
         panels=tuple(panels),
         dashboard=cfg.metrics.dashboard,
         alerts=cfg.metrics.alerts,

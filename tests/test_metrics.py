@@ -242,8 +242,10 @@ def test_dcgm_reexport_keeps_only_the_renamed_metrics():
 
 def test_dashboard_has_replica_and_gpu_tiles_per_model():
     panels = [metrics.ModelPanel(name=n, server="vllm", namespace="serving") for n in ("a", "b")]
-    titles = [t["widget"]["title"] for t in json.loads(metrics.dashboard_json("x", panels))["mosaicLayout"]["tiles"]]
-    assert {"a: ready replicas", "b: GPU utilisation (%)"} <= set(titles)
+    scope = metrics.Scope(cluster="c", location="us-central1")
+    dashboard = json.loads(metrics.dashboard_json("x", panels, scope))
+    titles = [t["widget"]["title"] for t in dashboard["mosaicLayout"]["tiles"]]
+    assert {"a: available replicas", "b: GPU utilisation (%)"} <= set(titles)
 
 
 def test_alert_policies_notify_the_configured_channels():
