@@ -23,7 +23,7 @@ class Signal:
     name: str  # config key: models[].autoscaling.signals[].signal
     servers: tuple[str, ...]
     metric: str  # Prometheus metric name as scraped (after the lower-casing re-export for DCGM)
-    kind: str  # counter | gauge
+    kind: str  # the Cloud Monitoring suffix Managed Prometheus writes: counter | gauge | unknown
     source: str  # server | dcgm
     default_target: str
     unit: str
@@ -48,8 +48,15 @@ SIGNALS: dict[str, Signal] = {
         ),
         Signal("queue-size", ("vllm",), "vllm:num_requests_waiting", "gauge", "server", "5", "requests"),
         Signal("batch-size", ("vllm",), "vllm:gpu_cache_usage_perc", "gauge", "server", "0.8", "KV-cache fraction"),
-        Signal("gpu-utilization", ALL_SERVERS, "dcgm_fi_dev_gpu_util", "gauge", "dcgm", "80", "percent"),
-        Signal("gpu-memory", ALL_SERVERS, "dcgm_fi_dev_fb_used", "gauge", "dcgm", "12000", "MiB"),
+        # Written "unknown", not "gauge": the re-export renames __name__ with metricRelabeling,
+        # Prometheus looks metadata up under the scraped name (prometheus/prometheus#8893), and
+        # Managed Prometheus writes a series without metadata as untyped, i.e. twice, as
+        # prometheus.googleapis.com/<name>/unknown (GAUGE) and /unknown:counter (CUMULATIVE)
+        # (GoogleCloudPlatform/prometheus google/export/series_cache.go; prometheus-engine PR #132;
+        # examples/hpa/README.md: "untyped metrics might have the unknown or unknown:counter
+        # suffix"). The GAUGE one is read as is (ALIGN_NEXT_OLDER in the adapter).
+        Signal("gpu-utilization", ALL_SERVERS, "dcgm_fi_dev_gpu_util", "unknown", "dcgm", "80", "percent"),
+        Signal("gpu-memory", ALL_SERVERS, "dcgm_fi_dev_fb_used", "unknown", "dcgm", "12000", "MiB"),
     )
 }
 

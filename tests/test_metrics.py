@@ -232,7 +232,7 @@ def test_fractional_target_becomes_a_milli_quantity():
             ]
         )
     ).models[0]
-    assert autoscaling.hpa_metrics(m, "serving")[0]["pods"]["target"]["averageValue"] == "750m"
+    assert autoscaling.hpa_metrics(m, "serving", "c", "us-central1")[0]["pods"]["target"]["averageValue"] == "750m"
 
 
 def test_dcgm_reexport_keeps_only_the_renamed_metrics():

@@ -180,6 +180,7 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
                 ns,
                 cfg.environment,
                 model.name,
+                (cfg.cluster_name, cfg.cluster.location),
                 pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[server])),
             )
         svc = service_args(model)

@@ -75,7 +75,23 @@ def _quantity(value: float) -> str:
     return f"{round(value * 1000)}m"
 
 
-def hpa_metrics(model: ModelConfig, namespace: str) -> list[dict]:
+def external_selector(model: str, namespace: str, cluster: str, location: str) -> dict[str, str]:
+    """The labels an External metric selects one model's GPUs of this cluster by.
+
+    The adapter builds an external metric's filter from the metric name and this selector only
+    (k8s-stackdriver custom-metrics-stackdriver-adapter pkg/adapter/translator/query_builder.go:
+    unlike Pods metrics, no cluster, location or namespace is added), so without the resource
+    labels two stacks in one project would average each other's GPUs.
+    """
+    return {
+        "resource.labels.cluster": cluster,
+        "resource.labels.location": location,
+        f"metric.labels.{signals.MODEL_LABEL}": model,
+        "metric.labels.exported_namespace": namespace,
+    }
+
+
+def hpa_metrics(model: ModelConfig, namespace: str, cluster: str, location: str) -> list[dict]:
     out = []
     for sig in model.autoscaling.signals:
         entry = signals.resolve(sig.signal, model.server)
@@ -83,12 +99,7 @@ def hpa_metrics(model: ModelConfig, namespace: str) -> list[dict]:
         if entry.hpa_type == "Pods":
             out.append({"type": "Pods", "pods": {"metric": {"name": entry.hpa_metric}, "target": target}})
         else:
-            selector = {
-                "matchLabels": {
-                    f"metric.labels.{signals.MODEL_LABEL}": model.name,
-                    "metric.labels.exported_namespace": namespace,
-                }
-            }
+            selector = {"matchLabels": external_selector(model.name, namespace, cluster, location)}
             out.append(
                 {
                     "type": "External",
@@ -120,12 +131,12 @@ def behavior(b: Behavior) -> dict:
     }
 
 
-def hpa_spec(model: ModelConfig, namespace: str, deployment: str) -> dict:
+def hpa_spec(model: ModelConfig, namespace: str, deployment: str, cluster: str, location: str) -> dict:
     return {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
         "minReplicas": model.replicas.min,
         "maxReplicas": model.replicas.max,
-        "metrics": hpa_metrics(model, namespace),
+        "metrics": hpa_metrics(model, namespace, cluster, location),
         "behavior": behavior(model.autoscaling.behavior),
     }
 
@@ -161,13 +172,19 @@ def dcgm_monitoring(
 
 
 def hpa(
-    model: ModelConfig, namespace: str, environment: str, deployment: str, opts: pulumi.ResourceOptions
+    model: ModelConfig,
+    namespace: str,
+    environment: str,
+    deployment: str,
+    cluster: tuple[str, str],
+    opts: pulumi.ResourceOptions,
 ) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+    """``cluster``: (name, location) of the stack's cluster, which External metrics select by."""
     return k8s.autoscaling.v2.HorizontalPodAutoscaler(
         f"hpa-{model.name}",
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=model.name, namespace=namespace, labels=naming.k8s_labels(environment, "autoscaler", model.name)
         ),
-        spec=hpa_spec(model, namespace, deployment),
+        spec=hpa_spec(model, namespace, deployment, *cluster),
         opts=opts,
     )
