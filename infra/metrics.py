@@ -330,7 +330,9 @@ def panel_tiles(panel: ModelPanel, scope: Scope) -> list[dict]:
         tiles.append(_tile(f"{panel.name}: {metric}", f"sum({op}({inner}[5m]))" if op else f"avg({inner})"))
     # GKE's DEPLOYMENT package (kube_pod_status_ready is in no package GKE exports).
     ready = scope.matchers(namespace=panel.namespace, deployment=panel.name)
-    tiles.append(_tile(f"{panel.name}: available replicas", f"max(kube_deployment_status_replicas_available{{{ready}}})"))
+    tiles.append(
+        _tile(f"{panel.name}: available replicas", f"max(kube_deployment_status_replicas_available{{{ready}}})")
+    )
     gpus = f'{scope.matchers(exported_namespace=panel.namespace)},exported_pod=~"{panel.name}-.*"'
     tiles.append(_tile(f"{panel.name}: GPU utilisation (%)", f"avg(DCGM_FI_DEV_GPU_UTIL{{{gpus}}})"))
     return tiles

@@ -29,7 +29,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from infra import cost, offline, plan_diff, plan_report
+from infra import cost, offline, plan_diff, plan_report, signal_paths
 from infra.offline import Capture, Captured
 
 EXIT_CONFIG = 2
@@ -239,6 +239,12 @@ def render_text(stack: str, capture: Capture, cost_lines: Sequence[str] = ()) ->
         else:
             lines.append(f"  {key}: {value}")
     lines.append("")
+    manifests = [kubernetes_manifest(r) for r in capture.kubernetes_objects()]
+    found = signal_paths.paths(manifests)
+    if found:
+        lines.append("Signal paths (exporter :port -> monitor -> Cloud Monitoring metric -> HPA metric):")
+        lines.extend(f"  {p.line()}" for p in found)
+        lines.append("")
     if cost_lines:
         lines.extend([*cost_lines, ""])
     custom = [r for r in capture.resources if r.custom]
