@@ -73,6 +73,9 @@ class AutopilotLimits:
     cpu_max: float
     memory_min_gib: float
     memory_max_gib: float
+    # Where the maximum comes from, shown in config errors: Google's table, or (where that table
+    # could not be read offline) the hardware bound of the largest shape carrying the GPUs.
+    basis: str = "GKE's Autopilot GPU table (snapshot 2026-11-22)"
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,12 @@ ACCELERATORS: dict[str, Accelerator] = {
         autopilot={
             1: AutopilotLimits(0.5, 31, 1, 115),
             2: AutopilotLimits(0.5, 23, 1, 77),
-            4: AutopilotLimits(0.5, 23, 1, 77),
-            8: AutopilotLimits(0.5, 23, 1, 77),
+            # Re-checked 2026-12-01: no reachable copy of Google's table has these two rows (the
+            # earlier ones copied the x2 row). Autopilot can give a pod at most what the largest G2
+            # shape with that many L4s allocates: g2-standard-48 (4 L4) and g2-standard-96 (8 L4),
+            # after GKE's reservations (allocatable() below). Autopilot's own bound may be lower.
+            4: AutopilotLimits(0.5, 47.8, 1, 181.3, basis="the allocatable of g2-standard-48 (Google's table unread)"),
+            8: AutopilotLimits(0.5, 95.6, 1, 369.4, basis="the allocatable of g2-standard-96 (Google's table unread)"),
         },
     ),
 }
@@ -143,6 +150,11 @@ G2_GPUS = {
     "g2-standard-48": 4,
     "g2-standard-96": 8,
 }
+
+# Boot disk types each family accepts. G2: "Standard Persistent Disk (pd-standard) isn't supported
+# on instances that use the G2 machine type" (https://cloud.google.com/compute/docs/accelerator-optimized-machines,
+# last updated 2026-04-13). N1 and E2 take all three persistent disk types.
+BOOT_DISK_TYPES = {"g2": ("pd-balanced", "pd-ssd"), "n1": ("pd-balanced", "pd-ssd", "pd-standard")}
 
 # N1 shapes T4s attach to, and the most vCPUs an N1 VM may have for a T4 count.
 # Source: https://cloud.google.com/compute/docs/gpus#t4-gpus (N1 + T4 table); snapshot dated 2026-11-22.
@@ -230,3 +242,103 @@ def check_pairing(accelerator: str, machine_type: str, count: int) -> tuple[str,
             f"{machine_type} carries exactly {fixed} L4 GPU(s), not {count}; set gpusPerNode to {fixed}",
         )
     return None
+
+
+# Machine shapes: vCPUs and memory (GiB; Compute Engine's "GB" of machine memory is 2^30 bytes).
+# Source: https://cloud.google.com/compute/docs/general-purpose-machines (N1 standard: 3.75 GB
+# per vCPU, highmem 6.5, highcpu 0.9; E2 standard: 4 GB per vCPU) and
+# https://cloud.google.com/compute/docs/accelerator-optimized-machines#g2-vms (G2 standard: 4 GB
+# per vCPU); snapshot dated 2026-12-01.
+_MEMORY_PER_VCPU = {"n1-standard": 3.75, "n1-highmem": 6.5, "n1-highcpu": 0.9, "e2-standard": 4.0, "g2-standard": 4.0}
+_SHAPE = re.compile(r"^(n1-standard|n1-highmem|n1-highcpu|e2-standard|g2-standard)-(\d+)$")
+
+
+@dataclass(frozen=True)
+class Shape:
+    vcpus: int
+    memory_gib: float
+
+
+def machine_shape(machine_type: str) -> Shape | None:
+    """vCPUs and memory of a predefined machine type the stacks use; None for any other."""
+    m = _SHAPE.match(machine_type)
+    if not m:
+        return None
+    family, vcpus = m.group(1), int(m.group(2))
+    if family.startswith("n1") and n1_vcpus(machine_type) is None:
+        return None
+    if family == "g2-standard" and machine_type not in G2_GPUS:
+        return None
+    if family == "e2-standard" and vcpus not in (2, 4, 8, 16, 32):
+        return None
+    return Shape(vcpus, vcpus * _MEMORY_PER_VCPU[family])
+
+
+# What GKE reserves on a Standard node, so pods get the rest ("node allocatable"). Source: GKE,
+# "Plan GKE Standard node sizes", section "Node allocatable resources"
+# (https://cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes). Google's page could
+# only be read in part offline: its example node output (a 4-vCPU node with a 100 GB boot disk:
+# allocatable cpu 3920m, ephemeral-storage 47060071478 of a 98831908Ki filesystem) is official;
+# the formulas below are the page's as quoted in full by secondary copies (pin-yi.me,
+# 2024-09-02; MetalK8s; kURL docs), and they reproduce that example exactly. Dated 2026-12-01.
+# CPU: 6% of the first core, 1% of the next, 0.5% of the next 2, 0.25% of any above 4.
+_CPU_RESERVE = ((1, 0.06), (1, 0.01), (2, 0.005), (float("inf"), 0.0025))
+# Memory: 255 MiB below 1 GiB; else 25% of the first 4 GiB, 20% of the next 4, 10% of the next
+# 8, 6% of the next 112, 2% above 128; plus 100 MiB for the kubelet's eviction threshold.
+_MEMORY_RESERVE = ((4, 0.25), (4, 0.20), (8, 0.10), (112, 0.06), (float("inf"), 0.02))
+MEMORY_EVICTION_GIB = 100 / 1024
+
+
+def _tiered(total: float, tiers: tuple[tuple[float, float], ...]) -> float:
+    reserved, left = 0.0, total
+    for size, rate in tiers:
+        part = min(left, size)
+        reserved += part * rate
+        left -= part
+        if left <= 0:
+            break
+    return reserved
+
+
+@dataclass(frozen=True)
+class Allocatable:
+    cpu: float  # cores
+    memory_gib: float
+    ephemeral_gib: float
+
+
+def allocatable(machine_type: str, boot_disk_gib: int) -> Allocatable | None:
+    """What pods may request on one node of ``machine_type`` with a ``boot_disk_gib`` boot disk."""
+    shape = machine_shape(machine_type)
+    if shape is None:
+        return None
+    memory = shape.memory_gib
+    memory_reserved = 255 / 1024 if memory < 1 else _tiered(memory, _MEMORY_RESERVE)
+    return Allocatable(
+        cpu=round(shape.vcpus - _tiered(shape.vcpus, _CPU_RESERVE), 4),
+        memory_gib=round(memory - memory_reserved - MEMORY_EVICTION_GIB, 4),
+        ephemeral_gib=ephemeral_allocatable(boot_disk_gib),
+    )
+
+
+# The node image's own partitions: a 100 GB boot disk leaves a 98831908 KiB (94.25 GiB) kubelet
+# filesystem in the official example above; this is its difference, for every disk size.
+BOOT_DISK_OS_GIB = 100 - 98_831_908 / 2**20
+
+
+def ephemeral_allocatable(boot_disk_gib: int) -> float:
+    """Local ephemeral storage pods may request on a node with this boot disk (GiB).
+
+    GKE keeps the eviction threshold, 10% of the kubelet filesystem, and a system reservation of
+    min(50% of the boot disk, 6 GiB + 35% of it, 100 GiB). 100 GB -> 43.83 GiB (the example's
+    47060071478 bytes); 200 GB -> 98.82 GiB.
+    """
+    disk = float(boot_disk_gib)
+    filesystem = disk - BOOT_DISK_OS_GIB
+    return round(filesystem - 0.10 * filesystem - min(0.50 * disk, 6 + 0.35 * disk, 100), 4)
+
+
+# The GCS FUSE CSI driver's sidecar, injected into every pod that mounts a bucket: its default
+# requests (GoogleCloudPlatform/gcs-fuse-csi-driver cmd/webhook/main.go, 019e3317: cpu 250m,
+# memory 256Mi, ephemeral-storage 5Gi; changed per pod with gke-gcsfuse/* annotations).
+GCSFUSE_SIDECAR = Allocatable(cpu=0.25, memory_gib=0.25, ephemeral_gib=5.0)

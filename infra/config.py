@@ -490,6 +490,13 @@ class PredictorOptions(_Model):
 
     _check_path = field_validator("converted_model_upload_path")(lambda v: v if v is None else _gs(v))
     conversion_deadline_seconds: int = Field(3600, ge=300, le=86_400)
+    conversion_ephemeral_storage: str = Field(
+        "40Gi",
+        description="scratch space of the conversion Job (convert_t5.sh downloads and converts there); "
+        "a 100 GB boot disk gives pods 43.8 GiB",
+    )
+
+    _check_scratch = field_validator("conversion_ephemeral_storage")(lambda v: _quantity_field(v))
 
 
 class SignalConfig(_Model):
@@ -803,8 +810,23 @@ def predictor_conversion(model: ModelConfig) -> ConversionConfig:
         source=model.source,
         destination=opts.converted_model_upload_path or "",
         gpu=ModelGpu(type=model.gpu.type, count=1),
-        resources=Resources(cpu=model.resources.cpu, memory=model.resources.memory, ephemeral_storage="50Gi"),
+        resources=Resources(
+            cpu=model.resources.cpu, memory=model.resources.memory, ephemeral_storage=opts.conversion_ephemeral_storage
+        ),
         active_deadline_seconds=opts.conversion_deadline_seconds,
+    )
+
+
+def uses_gcs_fuse(model: ModelConfig) -> bool:
+    """The model's pods mount its bucket with GCS FUSE (and so get the driver's sidecar):
+    TorchServe reading .mar files from the bucket, Triton with ``repository: fuse``, vLLM with a
+    gs:// source (workloads/torchserve.py, triton.py, vllm.py)."""
+    opts = model.options
+    gs = model.source.startswith("gs://")
+    return gs and (
+        (model.server == "torchserve" and opts.model_store == "bucket")
+        or (model.server == "triton" and opts.repository == "fuse")
+        or model.server == "vllm"
     )
 
 
@@ -943,7 +965,83 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
     problems.extend(_pool_checks(cfg))
     problems.extend(_model_checks(cfg))
     problems.extend(_storage_checks(cfg))
+    if not problems:
+        # The capacity model reads a config whose other rules hold (pools pair, models have pools).
+        problems.extend(_capacity_checks(cfg))
     return problems
+
+
+def _capacity_checks(cfg: StackConfig) -> list[Problem]:
+    """Every pod fits a node of a pool it may land on, and every pool fits its models' minimum
+    replicas (infra/capacity.py: GKE's node allocatable, the GCS FUSE sidecar)."""
+    from infra import capacity  # capacity reads these models: imported here, not at module load
+
+    problems: list[Problem] = []
+    if cfg.cluster.mode == "standard":
+        for i, model in enumerate(cfg.models):
+            pods = cfg.pools_for(model)
+            pod = capacity.model_need(model)
+            if pods and capacity.home_pool(cfg, pod, pods) is None:
+                problems.append(_misfit(cfg, ("models", i, "resources"), pod, model.resources, pods))
+        system = GpuPool(
+            name="system",
+            accelerator="nvidia-tesla-t4",
+            gpus_per_node=1,
+            machine_type=cfg.cluster.system_pool.machine_type,
+            max_nodes=cfg.cluster.system_pool.max_nodes,
+            disk_size_gb=cfg.cluster.system_pool.disk_size_gb,
+        )
+        for at, conv in cfg.all_conversions:
+            pod = capacity.conversion_need(conv)
+            pools = cfg.pools_for_gpu(conv.gpu) if conv.gpu else (system,)
+            if pools and capacity.home_pool(cfg, pod, pools) is None:
+                key = (*at, "resources") if at[0] == "conversions" else at
+                problems.append(_misfit(cfg, key, pod, conv.resources, pools))
+        for plan in capacity.plan_pools(cfg):
+            if plan.needed_min > plan.pool.max_nodes:
+                j = cfg.gpu_pools.index(plan.pool)
+                models = ", ".join(f"{m} ({lo})" for m, (lo, _) in plan.replicas.items())
+                problems.append(
+                    Problem(
+                        ("gpuPools", j, "maxNodes"),
+                        plan.pool.max_nodes,
+                        f"the minimum replicas of {models} need {plan.needed_min} nodes of this pool; "
+                        f"raise maxNodes to at least {plan.needed_min} or lower their replicas.min",
+                    )
+                )
+    return problems
+
+
+def _misfit(cfg: StackConfig, at: tuple, pod: Any, requested: Resources, pools: tuple[GpuPool, ...]) -> Problem:
+    """The problem for a pod no pool can hold, naming the first resource short and the fix."""
+    from infra import capacity
+
+    pool = pools[0]
+    alloc = capacity.node_allocatable(pool.machine_type, pool.disk_size_gb)
+    key, wanted, have = capacity.shortfalls(pod, alloc)[0]
+    owner = "cluster.systemPool" if pool.name == "system" else f"gpuPools[{cfg.gpu_pools.index(pool)}]"
+    sidecar = " (with the GCS FUSE sidecar's requests)" if pod.sidecar else ""
+    unit = {"cpu": "CPU", "memory": "GiB memory", "ephemeralStorage": "GiB ephemeral storage"}[key]
+    fix = (
+        f"raise {owner}.diskSizeGb to at least {capacity.disk_for(wanted)}"
+        if key == "ephemeralStorage"
+        else f"use a larger {owner}.machineType"
+    )
+    given = {"cpu": requested.cpu, "memory": requested.memory, "ephemeralStorage": requested.ephemeral_storage}[key]
+    if at[-1] == "resources":
+        path = (*at, key)
+    elif key == "ephemeralStorage":  # a FasterTransformer predictor's conversion: its scratch space
+        path = (*at, "conversionEphemeralStorage")
+        fix = fix.replace(", or lower the request", "")
+    else:  # its CPU and memory are the model's own
+        path = (*at[:-1], "resources", key)
+    return Problem(
+        path,
+        given,
+        f"{pod.workload} needs {wanted:g} {unit}{sidecar}, but a {pool.machine_type} node with a "
+        f"{pool.disk_size_gb} GB boot disk ({owner}) gives pods {have:g} {unit} (GKE's node allocatable); "
+        f"{fix}, or lower the request",
+    )
 
 
 def _control_plane_checks(cfg: StackConfig) -> list[Problem]:
@@ -1104,6 +1202,16 @@ def _pool_checks(cfg: StackConfig) -> list[Problem]:
                     (*at, "minNodes"),
                     pool.min_nodes,
                     f"is greater than maxNodes ({pool.max_nodes}); lower minNodes or raise maxNodes",
+                )
+            )
+        disks = catalog.BOOT_DISK_TYPES.get(catalog.machine_family(pool.machine_type), ())
+        if disks and pool.disk_type not in disks:
+            problems.append(
+                Problem(
+                    (*at, "diskType"),
+                    pool.disk_type,
+                    f"{catalog.machine_family(pool.machine_type).upper()} machines do not take {pool.disk_type} boot "
+                    f"disks; use one of {', '.join(disks)}",
                 )
             )
         acc = catalog.ACCELERATORS[pool.accelerator]
@@ -1547,7 +1655,7 @@ def _autopilot_fit(at: tuple, gpu: ModelGpu, resources: Resources) -> list[Probl
                 (*at, "resources", "cpu"),
                 resources.cpu,
                 f"Autopilot allows {limits.cpu_min}-{limits.cpu_max} vCPU for {gpu.count} x "
-                f"{acc.display}; set resources.cpu inside that range",
+                f"{acc.display} (maximum from {limits.basis}); set resources.cpu inside that range",
             )
         )
     if not limits.memory_min_gib <= mem_gib <= limits.memory_max_gib:
@@ -1556,7 +1664,7 @@ def _autopilot_fit(at: tuple, gpu: ModelGpu, resources: Resources) -> list[Probl
                 (*at, "resources", "memory"),
                 resources.memory,
                 f"Autopilot allows {limits.memory_min_gib}-{limits.memory_max_gib} GiB for "
-                f"{gpu.count} x {acc.display}; set resources.memory inside that range",
+                f"{gpu.count} x {acc.display} (maximum from {limits.basis}); set resources.memory inside that range",
             )
         )
     return problems

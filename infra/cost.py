@@ -11,16 +11,19 @@ What is counted (list prices, USD):
 - the GKE cluster management fee ($0.10/h for every cluster the stack creates; the free-tier
   credit is one per billing account and is not subtracted);
 - Standard: the system pool and every GPU pool, ``machine + accelerator x gpusPerNode`` per
-  node, spot or on-demand, times the pool's node range. Node counts in this code are totals
-  across zones (``total_min/max_node_count``, see ``infra/node_pools.py``), so a regional pool
-  is not multiplied by its zone count;
-- Autopilot (a new cluster, or an existing one with ``existingAutopilot``): every model's
-  replicas times the pod's GPUs + vCPU + memory at the Autopilot GPU Pod rates;
+  node, spot or on-demand, times the nodes the pool needs (``infra/capacity.py``: at minimum
+  scale what its models' minimum replicas need, never fewer than ``minNodes``; at maximum what
+  their maximum replicas need, never more than ``maxNodes``). Node counts are totals across
+  zones (``total_min/max_node_count``, see ``infra/node_pools.py``), so a regional pool is not
+  multiplied by its zone count;
+- Autopilot (a new cluster, or an existing one with ``existingAutopilot``): GPU Pods are billed
+  by node, so every model's replicas times the Compute Engine price of the cheapest shape that
+  carries its GPUs and gives it its requests (the Autopilot premium is not priced);
 - an existing Standard cluster: nothing — its nodes are billed where the cluster is managed.
 
 Not counted: boot disks, load balancers, network egress, Cloud NAT, storage, logging and
-monitoring. "Minimum" is every pool and model at its minimum, "maximum" everything at its
-maximum; a month is 730 hours (Google's pricing convention).
+monitoring. "Minimum" is every model at its minimum replicas, "maximum" at its maximum; a
+month is 730 hours (Google's pricing convention).
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra import catalog
-from infra.config import GpuPool, ModelConfig, StackConfig, parse_quantity
+from infra import capacity, catalog
+from infra.config import GpuPool, ModelConfig, StackConfig, uses_gcs_fuse
 
 HOURS_PER_MONTH = 730
+# Autopilot sizes its nodes' boot disks itself, so a shape is chosen by CPU and memory only.
+AUTOPILOT_BOOT_DISK_GB = 100
 PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices.yaml"
 
 
@@ -52,15 +57,6 @@ class Rate(_Frozen):
 
     def of(self, spot: bool) -> float:
         return self.spot if spot else self.on_demand
-
-
-class PodRate(_Frozen):
-    """Autopilot GPU Pod rates: per GPU, per vCPU and per GiB of memory, USD per hour."""
-
-    gpu: float = Field(ge=0)
-    vcpu: float = Field(ge=0)
-    memory_gib: float = Field(ge=0)
-    estimate: bool = False
 
 
 class Source(_Frozen):
@@ -80,7 +76,6 @@ class PriceTable(_Frozen):
     free_tier_monthly_credit: float = Field(ge=0)
     machines: dict[str, Rate]
     accelerators: dict[str, Rate]
-    autopilot_gpu_pods: dict[str, PodRate]
 
 
 @cache
@@ -177,50 +172,67 @@ def gpu_node_hourly(pool: GpuPool, prices: PriceTable) -> float:
 
 
 def gpu_pools(cfg: StackConfig, prices: PriceTable) -> list[CostLine]:
+    """Each GPU pool at the nodes its models need (infra/capacity.py): at minimum scale what the
+    minimum replicas need, never fewer than minNodes; at maximum what the maximum replicas need,
+    never more than maxNodes."""
     lines = []
-    for pool in cfg.gpu_pools:
+    for plan in capacity.plan_pools(cfg):
+        pool = plan.pool
         node = gpu_node_hourly(pool, prices)
-        capacity = "spot" if pool.spot else "on-demand"
+        kind = "spot" if pool.spot else "on-demand"
         lines.append(
             CostLine(
                 item=f"GPU pool {pool.name}",
                 detail=(
-                    f"{pool.machine_type} + {pool.gpus_per_node}x {pool.accelerator}, {capacity}, "
-                    f"{pool.min_nodes}..{pool.max_nodes} nodes"
+                    f"{pool.machine_type} + {pool.gpus_per_node}x {pool.accelerator}, {kind}, "
+                    f"{plan.nodes_min}..{plan.nodes_max} nodes"
                 ),
-                hourly_min=node * pool.min_nodes,
-                hourly_max=node * pool.max_nodes,
+                hourly_min=node * plan.nodes_min,
+                hourly_max=node * plan.nodes_max,
             )
         )
     return lines
 
 
-def autopilot_pod_hourly(model: ModelConfig, prices: PriceTable) -> float:
-    """One replica of ``model`` on Autopilot: its GPUs, vCPU and memory requests."""
-    rate = prices.autopilot_gpu_pods.get(model.gpu.type)
-    if rate is None:
-        raise _MissingPriceError(f"Autopilot GPU pod {model.gpu.type}")
-    cpu = parse_quantity(model.resources.cpu)
-    mem_gib = parse_quantity(model.resources.memory) / 2**30
-    return rate.gpu * model.gpu.count + rate.vcpu * cpu + rate.memory_gib * mem_gib
+def autopilot_node(model: ModelConfig, prices: PriceTable) -> str:
+    """The machine Autopilot provisions for one replica: the cheapest priced shape of the GPU's
+    family that carries ``gpu.count`` GPUs and gives the pod its CPU and memory (GKE's allocatable)."""
+    acc = catalog.ACCELERATORS[model.gpu.type]
+    pod = capacity.need(model.name, model.resources, model.gpu.count, uses_gcs_fuse(model))
+    fitting = []
+    for machine, rate in prices.machines.items():
+        if catalog.machine_family(machine) != acc.machine_family:
+            continue
+        if catalog.check_pairing(acc.name, machine, model.gpu.count) is not None:
+            continue
+        alloc = catalog.allocatable(machine, AUTOPILOT_BOOT_DISK_GB)
+        short = {key for key, _, _ in capacity.shortfalls(pod, alloc)} if alloc is not None else {"machine"}
+        if not short - {"ephemeralStorage"}:
+            fitting.append((rate.on_demand, machine))
+    if not fitting:
+        raise _MissingPriceError(f"Autopilot node for {model.gpu.count}x {model.gpu.type} + {model.resources.cpu} vCPU")
+    return min(fitting)[1]
 
 
 def autopilot_models(cfg: StackConfig, prices: PriceTable) -> list[CostLine]:
+    """Autopilot GPU Pods are billed by node: "You're billed for the Compute Engine hardware that
+    runs your GPU workloads, plus an Autopilot premium" (GKE, Deploy GPU workloads in Autopilot,
+    node-based billing from 1.29.4-gke.1427000; page updated 2026-04-10). One node per replica;
+    the premium is not in the price table (a note says so)."""
     if not cfg.autopilot:
         return []
     lines = []
     for model in cfg.models:
-        pod = autopilot_pod_hourly(model, prices)
+        machine = autopilot_node(model, prices)
+        node = _rate(prices.machines, machine, "machine type").on_demand
+        gpus = _rate(prices.accelerators, model.gpu.type, "accelerator").on_demand * model.gpu.count
         r = model.replicas
         lines.append(
             CostLine(
-                item=f"Autopilot pods {model.name}",
-                detail=(
-                    f"{model.gpu.count}x {model.gpu.type} + {model.resources.cpu} vCPU + "
-                    f"{model.resources.memory} x {r.min}..{r.max} replicas"
-                ),
-                hourly_min=pod * r.min,
-                hourly_max=pod * r.max,
+                item=f"Autopilot nodes {model.name}",
+                detail=f"{machine} + {model.gpu.count}x {model.gpu.type} per replica x {r.min}..{r.max} replicas",
+                hourly_min=(node + gpus) * r.min,
+                hourly_max=(node + gpus) * r.max,
             )
         )
     return lines
@@ -239,9 +251,11 @@ def _notes(cfg: StackConfig, prices: PriceTable) -> tuple[str, ...]:
             f"GKE free tier: ${prices.free_tier_monthly_credit:.2f}/month credit per billing account "
             "for one zonal or Autopilot cluster, not subtracted"
         )
-    pod_rates = [prices.autopilot_gpu_pods.get(m.gpu.type) for m in cfg.models] if cfg.autopilot else []
-    if any(rate is not None and rate.estimate for rate in pod_rates):
-        notes.append("Autopilot GPU pod rates are an estimate (Compute Engine component rates); see the price table")
+    if cfg.autopilot and cfg.models:
+        notes.append(
+            "Autopilot GPU nodes: Compute Engine prices of the node each replica gets; the Autopilot premium "
+            "for node management is not in the price table and not included"
+        )
     return tuple(notes)
 
 

@@ -42,6 +42,8 @@ class GpuPoolArgs(ComponentArgs):
     machine_type: str
     min_nodes: int
     max_nodes: int
+    # Nodes the pool's models need at their minimum replicas (infra/capacity.py), >= min_nodes.
+    initial_nodes: int = 0
     spot: bool = False
     driver: str = "gke-default"
     sharing_strategy: str | None = None
@@ -141,7 +143,7 @@ class GpuNodePool(pulumi.ComponentResource):
             cluster=cluster_id,
             location=args.location,
             node_locations=zones,
-            initial_node_count=initial_node_count(args.min_nodes, len(zones) if zones else 1),
+            initial_node_count=initial_node_count(max(args.min_nodes, args.initial_nodes), len(zones) if zones else 1),
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
                 total_min_node_count=args.min_nodes,
                 total_max_node_count=args.max_nodes,

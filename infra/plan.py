@@ -29,7 +29,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from infra import cost, offline, plan_diff, plan_report, signal_paths
+from infra import capacity, cost, offline, plan_diff, plan_report, signal_paths
 from infra.offline import Capture, Captured
 
 EXIT_CONFIG = 2
@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_CONFIG
 
     captures: dict[str, Capture] = {}
+    capacities: dict[str, list[str]] = {}
     plans: dict[str, plan_diff.StackPlan] = {}
     errors: dict[str, str] = {}
     for stack in dict.fromkeys(args.stack):
@@ -364,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         captures[stack] = capture
         config_map, _ = offline.read_stack_config(stack, args.project_dir)
         plans[stack] = plan_diff.snapshot(capture, _estimate(config_map, args.project_dir))
+        capacities[stack] = _capacity_lines(config_map, args.project_dir)
     document = plan_diff.normalized(plan_diff.PlanDocument(stacks=plans))
 
     if args.save:
@@ -385,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n\n".join(texts))
     elif captures:
         texts = [
-            render_text(stack, captures[stack], [*_cost_lines(plans[stack].cost), policy[stack][0]])
+            render_text(stack, captures[stack], [*capacities[stack], *_cost_lines(plans[stack].cost), policy[stack][0]])
             for stack in captures
         ]
         print("\n\n".join(texts))
@@ -414,6 +416,14 @@ def _estimate(config_map: dict[str, str], project_dir: Path) -> cost.CostEstimat
     if offline.project_name(project_dir) != offline.project_name():
         return None
     return cost.estimate(plan_diff.stack_config_of(config_map))
+
+
+def _capacity_lines(config_map: dict[str, str], project_dir: Path) -> list[str]:
+    """Nodes per GPU pool at minimum and maximum scale, with the models that need them."""
+    if offline.project_name(project_dir) != offline.project_name():
+        return []
+    lines = capacity.render_lines(plan_diff.stack_config_of(config_map))
+    return [*lines, ""] if lines else []
 
 
 def _cost_lines(estimate: cost.CostEstimate | None) -> list[str]:

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from infra import naming, signals
+from infra import capacity, naming, signals
 from infra.apis import ProjectApis
 from infra.cluster import ClusterArgs, GkeCluster
 from infra.config import ModelConfig, ModelGpu, StackConfig, bucket_ref, identity_subjects
@@ -123,6 +123,7 @@ def cluster_args(cfg: StackConfig) -> ClusterArgs:
 
 
 def pool_args(cfg: StackConfig) -> list[GpuPoolArgs]:
+    needed = {plan.pool.name: plan.nodes_min for plan in capacity.plan_pools(cfg)}
     return [
         GpuPoolArgs(
             key=p.name,
@@ -134,6 +135,7 @@ def pool_args(cfg: StackConfig) -> list[GpuPoolArgs]:
             machine_type=p.machine_type,
             min_nodes=p.min_nodes,
             max_nodes=p.max_nodes,
+            initial_nodes=needed.get(p.name, p.min_nodes),
             spot=p.spot,
             driver=p.driver,
             sharing_strategy=p.sharing.strategy if p.sharing else None,

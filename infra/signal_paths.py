@@ -67,9 +67,9 @@ def _renames(endpoint: dict) -> dict[str, str]:
     """written name -> scraped name, for ``replace`` rules onto ``__name__`` with a literal regex."""
     out = {}
     for rule in endpoint.get("metricRelabeling") or []:
-        if rule.get("targetLabel") == "__name__" and rule.get("action", "replace") == "replace":
-            if re.fullmatch(r"[A-Za-z_:][A-Za-z0-9_:]*", rule.get("regex", "")):
-                out[rule["replacement"]] = rule["regex"]
+        onto_name = rule.get("targetLabel") == "__name__" and rule.get("action", "replace") == "replace"
+        if onto_name and re.fullmatch(r"[A-Za-z_:][A-Za-z0-9_:]*", rule.get("regex", "")):
+            out[rule["replacement"]] = rule["regex"]
     return out
 
 

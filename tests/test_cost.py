@@ -26,15 +26,12 @@ TABLE = PriceTable.model_validate(
         "machines": {
             "e2-standard-4": {"on_demand": 0.20, "spot": 0.05},
             "n1-standard-8": {"on_demand": 0.50, "spot": 0.10},
+            "g2-standard-4": {"on_demand": 0.15, "spot": 0.06},
             "g2-standard-8": {"on_demand": 0.30, "spot": 0.12},
         },
         "accelerators": {
             "nvidia-tesla-t4": {"on_demand": 0.40, "spot": 0.20},
             "nvidia-l4": {"on_demand": 0.60, "spot": 0.25},
-        },
-        "autopilot_gpu_pods": {
-            "nvidia-l4": {"gpu": 1.00, "vcpu": 0.05, "memory_gib": 0.01},
-            "nvidia-tesla-t4": {"gpu": 0.50, "vcpu": 0.04, "memory_gib": 0.005},
         },
     }
 )
@@ -83,10 +80,21 @@ def test_spot_pool_uses_spot_rates_for_machine_and_gpu():
 
 
 def test_standard_stack_min_and_max_are_hand_sums():
-    # fee 0.10 + system 1..2 x 0.20 + GPU pool 0..2 x (0.50 + 0.40)
+    # fee 0.10 + system 1..2 x 0.20 + GPU pool: minNodes 0, but its one model (1 replica, 1 T4)
+    # needs 1 node at both ends: 1 x (0.50 + 0.40)
     est = cost.estimate(_standard(), TABLE)
-    assert (est.hourly_min, est.hourly_max) == pytest.approx((0.30, 0.10 + 0.40 + 1.80))
-    assert (est.monthly_min, est.monthly_max) == pytest.approx((219.00, 1679.00))
+    assert (est.hourly_min, est.hourly_max) == pytest.approx((0.10 + 0.20 + 0.90, 0.10 + 0.40 + 0.90))
+    assert (est.monthly_min, est.monthly_max) == pytest.approx((876.00, 1022.00))
+
+
+def test_pool_minimum_counts_the_nodes_the_minimum_replicas_need():
+    # two 1-GPU models of 2 replicas each on a 1-GPU pool: 4 nodes at minNodes 0
+    raw = raw_with(
+        gpuPools=[{**base_raw()["gpuPools"][0], "maxNodes": 4}],
+        models=[{**base_raw()["models"][0], "name": name, "replicas": {"min": 2, "max": 2}} for name in ("a", "b")],
+    )
+    (line,) = [x for x in cost.estimate(config.parse(raw), TABLE).lines if x.item == "GPU pool t4"]
+    assert line.hourly_min == pytest.approx(4 * 0.90)
 
 
 def test_regional_pool_counts_are_totals_not_per_zone():
@@ -101,19 +109,25 @@ def test_regional_pool_counts_are_totals_not_per_zone():
         TABLE,
     )
     pool_line = next(line for line in regional.lines if line.item == "GPU pool t4")
-    assert pool_line.hourly_max == pytest.approx(2 * 0.90)
+    assert pool_line.hourly_max == pytest.approx(1 * 0.90)
     assert [x.hourly_max for x in zonal.lines if x.item == "GPU pool t4"] == [pool_line.hourly_max]
 
 
-def test_autopilot_prices_each_model_per_replica_from_its_requests():
-    # per pod: 1 GPU x 1.00 + 4 vCPU x 0.05 + 16 GiB x 0.01 = 1.36; replicas 1..3
+def test_autopilot_prices_each_replica_as_the_node_it_gets():
+    # Node-based billing: 4 vCPU + 16Gi does not fit g2-standard-4 (16 GB, 13.3 GiB allocatable),
+    # so each replica is a g2-standard-8 (0.30) + 1 L4 (0.60) = 0.90; replicas 1..3
     lines = cost.autopilot_models(_autopilot(), TABLE)
-    assert [(x.hourly_min, x.hourly_max) for x in lines] == [pytest.approx((1.36, 4.08))]
+    assert [(x.hourly_min, x.hourly_max) for x in lines] == [pytest.approx((0.90, 2.70))]
+
+
+def test_autopilot_picks_the_cheapest_shape_that_holds_the_pod():
+    small = _autopilot(resources={"cpu": "2", "memory": "8Gi"}).models[0]
+    assert cost.autopilot_node(small, TABLE) == "g2-standard-4"
 
 
 def test_autopilot_stack_has_fee_and_no_pools():
     est = cost.estimate(_autopilot(), TABLE)
-    assert [x.item for x in est.lines] == ["GKE cluster fee", "Autopilot pods llm"]
+    assert [x.item for x in est.lines] == ["GKE cluster fee", "Autopilot nodes llm"]
 
 
 def test_existing_standard_cluster_costs_nothing_here():
@@ -137,12 +151,12 @@ def test_existing_autopilot_cluster_prices_pods_but_no_fee():
             storage={"buckets": []},
         )
     )
-    assert [x.item for x in cost.estimate(cfg, TABLE).lines] == ["Autopilot pods llm"]
+    assert [x.item for x in cost.estimate(cfg, TABLE).lines] == ["Autopilot nodes llm"]
 
 
 def test_machine_without_a_price_is_listed_and_left_out_of_totals():
-    est = cost.estimate(_standard(machineType="n1-standard-4"), TABLE)
-    assert est.unpriced == ("machine type n1-standard-4 (add it to infra/data/prices.yaml)",)
+    est = cost.estimate(_standard(machineType="n1-standard-16"), TABLE)
+    assert est.unpriced == ("machine type n1-standard-16 (add it to infra/data/prices.yaml)",)
     assert est.hourly_max == pytest.approx(0.10 + 0.40)
 
 
@@ -161,15 +175,20 @@ def test_signed_money_shows_direction():
     assert [cost.signed_money(v) for v in (277.4, -3.5, 0.001)] == ["+$277.40", "-$3.50", "$0.00"]
 
 
-# Expected figures, worked by hand from infra/data/prices.yaml (2026-11-22, us-central1):
-#   dev:     min 0.10 + 0.13402 = 0.23402/h;  max 0.10 + 2x0.13402 + 3x(0.0963+0.14) = 1.07694/h
-#   staging: per pod t5-small 0.56004 + 3x0.024988 + 16x0.002927 = 0.681836, x1..3;
-#            mistral-7b 0.56004 + 8x0.024988 + 30x0.002927 = 0.847754, x1..2; fee 0.10
-#   prod:    min 0.10 + 0.13402 + (0.38+0.35) + (0.29358+0.56004) = 1.81764/h
-#            max 0.10 + 4x0.13402 + 6x0.73 + 6x0.85362 = 10.13780/h
+# Expected figures, worked by hand from infra/data/prices.yaml (2026-11-22, us-central1). GPU
+# pools count the nodes their models' replicas need (infra/capacity.py; 1 GPU per pod and node):
+#   dev:     t4 spot node 0.0963+0.14 = 0.2363; t5-small 1..2 + resnet50 1..2 -> 2..4 nodes
+#            min 0.10 + 0.13402 + 2x0.2363 = 0.70662/h;  max 0.10 + 2x0.13402 + 4x0.2363 = 1.31324/h
+#   staging: node-based Autopilot: t5-small (3 vCPU, 16Gi) on g2-standard-8 0.29358+0.56004 = 0.85362,
+#            x1..3; mistral-7b (8 vCPU, 30Gi) on g2-standard-12 0.44038+0.56004 = 1.00042, x1..2
+#            min 0.10 + 0.85362 + 1.00042 = 1.95404/h;  max 0.10 + 3x0.85362 + 2x1.00042 = 4.66170/h
+#   prod:    t4 (0.38+0.35) 2..6 nodes (t5-small 1..3, resnet50 1..3); l4 (0.29358+0.56004) 2..5
+#            (mistral-7b 1..3, flan-t5 1..2); min 0.10 + 0.13402 + 2x0.73 + 2x0.85362 = 3.40126/h
+#            max 0.10 + 4x0.13402 + 6x0.73 + 5x0.85362 = 9.28418/h
+#            The minimum is 0.73 + 0.85362 = 1.58362/h ($1,156.04/month) above minNodes' 1 + 1.
 @pytest.mark.parametrize(
     ("stack", "monthly_min", "monthly_max"),
-    [("dev", 170.83, 958.67), ("staging", 1189.60, 2803.94), ("prod", 1326.88, 7400.59)],
+    [("dev", 515.83, 958.67), ("staging", 1426.45, 3403.04), ("prod", 2482.92, 6777.45)],
 )
 def test_example_stacks_cost_what_the_table_says(stack, monthly_min, monthly_max):
     config_map, _ = offline.read_stack_config(stack)

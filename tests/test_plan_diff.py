@@ -206,9 +206,10 @@ def test_machine_type_change_replaces_the_pool_through_its_name():
 
 
 def test_machine_type_change_costs_the_hand_computed_delta():
-    # (0.76 - 0.38) $/h x 730 h = $277.40 at 1 node; x 6 nodes = $1,664.40
+    # (0.76 - 0.38) $/h x 730 h = $277.40 a node: x 2 nodes at minimum (the T4 models' minimum
+    # replicas) = $554.80; x 6 nodes = $1,664.40
     prod = plan_diff.diff_documents(prod_with_t4_on_n1_standard_16(), saved_examples())[0]
-    assert prod.monthly_delta == (277.40, 1664.40)
+    assert prod.monthly_delta == (554.80, 1664.40)
 
 
 # --- the pull-request comment (the issue's must-show) ----------------------------------------------
@@ -225,7 +226,7 @@ def test_comment_warns_of_the_replacement_before_any_details():
 
 def test_comment_shows_the_cost_delta_in_the_summary_row():
     row = next(line for line in must_show_comment().splitlines() if line.startswith("| `prod`"))
-    assert row.endswith("| +$277.40 | +$1,664.40 |")
+    assert row.endswith("| +$554.80 | +$1,664.40 |")
 
 
 def test_comment_is_under_sixty_thousand_characters():
@@ -297,7 +298,7 @@ def test_several_stacks_print_one_plan_each(capsys):
 def test_plan_shows_the_cost_before_the_summary(capsys):
     plan.main(["--stack", "dev"])
     lines = capsys.readouterr().out.rstrip().splitlines()
-    assert lines[-1].startswith("Summary: ") and any(line.startswith("  total: $0.2340/h") for line in lines)
+    assert lines[-1].startswith("Summary: ") and any(line.startswith("  total: $0.7066/h") for line in lines)
 
 
 def test_markdown_without_baseline_starts_with_the_marker(capsys):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from infra import naming, offline
+from infra import capacity, naming, offline, plan_diff
 from tests.conftest import STACKS, stack_capture
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -204,12 +204,15 @@ def test_every_example_kubeconfig_points_at_the_dns_endpoint_without_a_cluster_c
     assert entry["cluster"] == {"server": f"https://{offline.FAKE_DNS_ENDPOINT}"}
 
 
-def test_gpu_pools_never_start_above_their_minimum_total():
-    # initialNodeCount is per zone (google_container_node_pool); totalMinNodeCount is a total.
+def test_gpu_pools_never_start_above_the_nodes_their_minimum_scale_needs():
+    # initialNodeCount is per zone (google_container_node_pool); the minimum scale is a total: the
+    # nodes the models' minimum replicas need, never fewer than minNodes (infra/capacity.py).
     for stack in ("dev", "prod"):
+        cfg = plan_diff.stack_config_of(offline.read_stack_config(stack)[0])
+        needed = {p.pool.gke_name: p.nodes_min for p in capacity.plan_pools(cfg)}
         for p in gpu_pools(stack):
             zones = len(p.inputs.get("nodeLocations") or [p.inputs["location"]])
-            assert p.inputs["initialNodeCount"] * zones <= p.inputs["autoscaling"]["totalMinNodeCount"], p.name
+            assert p.inputs["initialNodeCount"] * zones <= needed[p.inputs["name"]], p.name
 
 
 def test_nodes_that_stream_images_hold_the_service_usage_consumer_role(any_stack):

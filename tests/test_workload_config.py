@@ -246,3 +246,15 @@ def _errors(raw: dict) -> list[str]:
     with pytest.raises(config.ConfigError) as info:
         config.parse(raw)
     return info.value.lines
+
+
+def test_faster_transformer_scratch_space_must_fit_the_node_it_runs_on():
+    model = predictor_model(
+        fasterTransformer=True,
+        convertedModelUploadPath="gs://{converted}/flan/1/Model",
+        conversionEphemeralStorage="60Gi",
+    )
+    line = only_line_for(
+        raw_with(models=[model], storage=FT_STORAGE), f"{NS}:models[0].predictor.conversionEphemeralStorage"
+    )
+    assert '"60Gi"' in line and "diskSizeGb to at least" in line
