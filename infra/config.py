@@ -15,8 +15,10 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -101,6 +103,36 @@ def parse_quantity(value: str) -> float:
     if suffix and suffix[0] in "eE" and suffix not in factors:
         return number * 10 ** int(suffix[1:])
     return number * factors[suffix]
+
+
+# An image reference as the container runtime parses it (github.com/distribution/reference,
+# regexp.go): an optional registry host (with a '.' or ':' in it, or localhost) and port, a
+# lower-case path of components [a-z0-9]+ joined by '.', '_', '__' or '-', an optional tag
+# [\w][\w.-]{0,127} and an optional sha256 digest. No URL scheme.
+_HOST = (
+    r"(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+)(?::[0-9]+)?"
+)
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REF = re.compile(
+    rf"^(?:(?P<host>{_HOST})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def _image_ref(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if "://" in value:
+        raise ValueError(
+            f"{value!r} is not an image reference: drop the URL scheme and write host/path:tag, "
+            "e.g. us-central1-docker.pkg.dev/my-project/models/t5:1.0"
+        )
+    if not _IMAGE_REF.match(value):
+        raise ValueError(
+            f"{value!r} is not an image reference: a registry host, a lower-case path, then :tag or "
+            "@sha256:digest, e.g. us-central1-docker.pkg.dev/my-project/models/t5:1.0"
+        )
+    return value
 
 
 def image_tag(image: str) -> str | None:
@@ -556,6 +588,7 @@ class ModelConfig(_Model):
     autoscaling: AutoscalingConfig | None = None
 
     _check_shm = field_validator("shm_size")(lambda v: v if v is None else _quantity_field(v))
+    _check_image = field_validator("image")(_image_ref)
 
     @field_validator("name")
     @classmethod
@@ -635,6 +668,7 @@ class ConversionConfig(_Model):
 
     _check_source = field_validator("source")(_gs_or_hf)
     _check_destination = field_validator("destination")(_gs)
+    _check_image = field_validator("image")(_image_ref)
 
     @field_validator("name")
     @classmethod
@@ -652,6 +686,8 @@ class WebappConfig(_Model):
     resources: Resources = Resources(cpu="250m", memory="512Mi", ephemeral_storage="1Gi")
     service: ServiceConfig = ServiceConfig()
     run_as_user: int = Field(1000, ge=1)
+
+    _check_image = field_validator("image")(_image_ref)
 
 
 LOADTEST_MAX_USERS = 200
@@ -672,6 +708,8 @@ class LoadTestConfig(_Model):
     image: str = LOCUST_IMAGE
     path: str | None = Field(None, description="request path; default per server ({model} is replaced)")
     body: str | None = Field(None, description="JSON request body; default per server (required for triton)")
+
+    _check_image = field_validator("image")(_image_ref)
 
     @field_validator("body")
     @classmethod
@@ -1681,6 +1719,49 @@ class ConfigError(Exception):
         super().__init__("\n".join(lines))
 
 
+# pydantic error kinds of a value of the wrong shape -> what the key must be instead.
+_SHAPE_ERRORS = {
+    "model_type": "not a mapping: write its settings as a YAML mapping (key: value lines indented below it)",
+    "dict_type": "not a mapping: write it as a YAML mapping (key: value lines indented below it)",
+    "list_type": "not a list: write it as a YAML sequence (one '- item' line per entry)",
+    "tuple_type": "not a list: write it as a YAML sequence (one '- item' line per entry)",
+}
+
+
+def _yaml_kind(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """A parsed ``Pulumi.<stack>.yaml``; a malformed one is one :class:`ConfigError` line naming the
+    file, the line or key, and the fix, never a traceback."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark, start = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if start is not None and getattr(exc, "context", None):
+            what += f", {exc.context} begun on line {start.line + 1}"
+        raise ConfigError([f"{path.name}{where}: YAML syntax error ({what}); fix the YAML there"]) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(
+            [f"{path.name}: is a YAML {_yaml_kind(doc)}, not a mapping; a stack file is a mapping with a config: key"]
+        )
+    config = doc.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(
+            [
+                f"{path.name}: config: is a {_yaml_kind(config)}, not a mapping; write one 'namespace:key: value' line per key below it"
+            ]
+        )
+    return doc
+
+
 def key_path(loc: tuple[str | int, ...]) -> str:
     """``("gpuPools", 0, "machineType")`` -> ``gke-gpu-serving:gpuPools[0].machineType``."""
     if not loc:
@@ -1716,6 +1797,11 @@ def format_errors(exc: ValidationError) -> list[str]:
             )
         elif kind == "missing":
             lines.append(f"{key_path(loc)}: required key is not set; add it to Pulumi.<stack>.yaml")
+        elif kind in _SHAPE_ERRORS:
+            lines.append(
+                f"{key_path(loc)} = {json.dumps(value, default=str)}: is a {_yaml_kind(value)}, {_SHAPE_ERRORS[kind]} "
+                "(see the config reference in README.md)"
+            )
         else:
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(_line(loc, value if not isinstance(value, dict) else None, msg))

@@ -28,6 +28,8 @@ from pulumi.runtime.settings import SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.config import read_stack_file
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FAKE_PROJECT_NUMBER = "123456789012"
 FAKE_ENDPOINT = "203.0.113.10"  # TEST-NET-3 (RFC 5737): never routable
@@ -205,7 +207,7 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[dict
     if not path.exists():
         known = sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {path.name}; known stacks: {', '.join(known)}")
-    doc = yaml.safe_load(path.read_text()) or {}
+    doc = read_stack_file(path)  # a malformed file raises ConfigError, one line
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in (doc.get("config") or {}).items():

@@ -29,7 +29,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from infra import capacity, cost, offline, plan_diff, plan_report, signal_paths
+from infra import capacity, config, cost, offline, plan_diff, plan_report, signal_paths
 from infra.offline import Capture, Captured
 
 EXIT_CONFIG = 2
@@ -357,6 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as exc:
             errors[stack] = str(exc)
             print(f"error: {exc}", file=sys.stderr)
+            continue
+        except config.ConfigError as exc:  # a malformed stack file: one line, never a traceback
+            errors[stack] = str(exc)
+            print(f"stack '{stack}': {exc}", file=sys.stderr)
             continue
         except pulumi.RunError as exc:
             errors[stack] = str(exc)

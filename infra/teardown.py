@@ -35,10 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from infra.config import BUCKET_FATES, ClusterConfig, bucket_fate
+from infra.config import BUCKET_FATES, ClusterConfig, ConfigError, bucket_fate, read_stack_file
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 NAMESPACE = "gke-gpu-serving"
@@ -177,10 +176,7 @@ def load(stack: str, project_dir: Path = PROJECT_DIR) -> Mapping[str, Any]:
     if not path.is_file():
         known = sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {path.name}; known stacks: {', '.join(known) or 'none'}")
-    doc = yaml.safe_load(path.read_text())
-    if doc is not None and not isinstance(doc, Mapping):
-        raise ValueError(f"{path.name} is not a YAML mapping")
-    return doc or {}
+    return read_stack_file(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REFUSED
     try:
         doc = load(args.stack, args.project_dir)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     decision = decide(args.stack, doc)

@@ -86,7 +86,7 @@ def test_the_gcs_fuse_sidecar_counts_against_the_node():
 def test_uses_gcs_fuse_agrees_with_the_rendered_pods():
     for changes in ({}, {"torchserve": {"modelStore": "bucket"}}):
         raw = raw_with(models=[_model(**changes)])
-        (deployment,) = run_raw(raw).of_type("kubernetes:apps/v1:Deployment")[-1:]
+        deployment = run_raw(raw).one("kubernetes:apps/v1:Deployment", "model-t5-small-deployment")
         annotations = deployment.inputs["spec"]["template"]["metadata"].get("annotations") or {}
         assert config.uses_gcs_fuse(config.parse(raw).models[0]) == ("gke-gcsfuse/volumes" in annotations)
 

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from infra import config
-from infra.offline import Capture, run_program
+from infra.offline import PROJECT_DIR, Capture, run_program
 from tests.conftest import as_pulumi_config, base_raw, raw_with
 
 NS = "gke-gpu-serving"
@@ -369,3 +369,80 @@ def test_the_kubeconfig_uses_the_dns_endpoint_unless_told_otherwise():
 def test_a_malformed_deploy_network_names_its_key():
     raw = _cluster(kubeconfigEndpoint="ip", deployNetworks=["10.0.0.1/8"])
     assert "is not a CIDR range" in only_line_for(raw, f"{NS}:cluster.deployNetworks")
+
+
+# Image references ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "us-central1-docker.pkg.dev/p/models/t5-small:1.0-gpu",
+        "vllm/vllm-openai:v0.11.0",
+        "nvcr.io/nvidia/tritonserver:25.06-py3",
+        "localhost:5000/t5:1",
+        "gcr.io/p/t5@sha256:" + "0" * 64,
+    ],
+)
+def test_image_references_the_runtime_parses_are_accepted(image):
+    config.parse(raw_with(models=model(image=image)))
+
+
+@pytest.mark.parametrize(
+    ("image", "why"),
+    [
+        ("https://gcr.io/p/t5:1.0", "drop the URL scheme"),
+        ("gcr.io/P/T5:1.0", "lower-case path"),
+        ("gcr.io/p/t5:1.0:2", "lower-case path, then :tag"),
+        ("gcr.io//t5:1.0", "a registry host"),
+        ("gcr.io/p/t5@sha256:abc", "@sha256:digest"),
+    ],
+)
+def test_malformed_image_references_name_the_key_and_the_form(image, why):
+    line = only_line_for(raw_with(models=model(image=image)), f"{NS}:models[0].image")
+    assert why in line and f'"{image}"' in line
+
+
+def test_webapp_conversion_and_load_test_images_are_checked_too():
+    raw = raw_with(loadTest={"model": "t5-small", "image": "Locust:2"})
+    assert "is not an image reference" in only_line_for(raw, f"{NS}:loadTest.image")
+
+
+# Malformed stack files -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config:\n  gcp:project: [unclosed\n", "Pulumi.t.yaml, line 3, column 1: YAML syntax error"),
+        ("config: just-a-string\n", "Pulumi.t.yaml: config: is a string, not a mapping"),
+        ("- a list\n", "Pulumi.t.yaml: is a YAML list, not a mapping"),
+    ],
+)
+def test_a_malformed_stack_file_is_one_line_naming_the_file_and_the_fix(tmp_path, text, expected):
+    path = tmp_path / "Pulumi.t.yaml"
+    path.write_text(text)
+    with pytest.raises(config.ConfigError) as info:
+        config.read_stack_file(path)
+    (line,) = info.value.lines
+    assert line.startswith(expected) and ("fix" in line or "write" in line or "a stack file is" in line)
+
+
+def test_a_structured_key_of_the_wrong_shape_names_the_key_and_the_fix():
+    line = only_line_for(raw_with(cluster="oops"), f"{NS}:cluster")
+    assert "is a string, not a mapping: write its settings as a YAML mapping" in line
+
+
+def test_a_list_key_given_a_mapping_says_to_write_a_list():
+    line = only_line_for(raw_with(gpuPools={"name": "t4"}), f"{NS}:gpuPools")
+    assert "is a mapping, not a list" in line
+
+
+def test_the_plan_prints_a_malformed_stack_file_without_a_traceback(tmp_path, capsys):
+    from infra import plan
+
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.t.yaml").write_text("config: [\n")
+    assert plan.main(["--stack", "t", "--project-dir", str(tmp_path)]) == plan.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Pulumi.t.yaml, line" in err
