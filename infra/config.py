@@ -438,7 +438,9 @@ class PredictorOptions(_Model):
 
 
 class SignalConfig(_Model):
-    signal: Literal["queue-latency", "pending-requests", "queue-size", "batch-size", "gpu-utilization", "gpu-memory"]
+    signal: Literal[
+        "queue-latency", "pending-requests", "queue-size", "batch-size", "kv-cache", "gpu-utilization", "gpu-memory"
+    ]
     target: float | None = Field(None, description="per-pod average to scale at; default from the metric catalog")
 
     @field_validator("target")
