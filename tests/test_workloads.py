@@ -108,7 +108,7 @@ def test_standard_gpu_pods_tolerate_exactly_the_pool_taint(stack):
 def test_autopilot_gpu_pods_select_the_accelerator_without_tolerations():
     for res in _gpu_pods("staging"):
         spec = pod_of(res)
-        assert spec["nodeSelector"] == {pod.ACCELERATOR_LABEL: "nvidia-l4"}
+        assert spec["nodeSelector"][pod.ACCELERATOR_LABEL] == "nvidia-l4"
         assert "tolerations" not in spec and "affinity" not in spec
 
 
