@@ -3,11 +3,13 @@ the integration tests in tests/integration run the real servers on these same ob
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.plan import highlights
 from tests.conftest import stack_capture
-from workloads import drivers, pod, vllm
+from workloads import drivers, jobs, pod, torchserve, torchserve_ready, vllm
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
@@ -20,6 +22,55 @@ def container(stack: str, model: str) -> dict:
 
 def config_map(stack: str, model: str) -> dict:
     return stack_capture(stack).one("kubernetes:core/v1:ConfigMap", f"model-{model}-config").inputs["data"]
+
+
+# TorchServe -------------------------------------------------------------------------------------
+
+
+def test_torchserve_probes_run_the_model_ready_script_against_the_management_api():
+    c = container("dev", "t5-small")
+    expected = ["python", "/etc/torchserve/model_ready.py", "http://127.0.0.1:8081/models/t5-small"]
+    assert [c[k]["exec"]["command"] for k in PROBES] == [expected] * 3
+
+
+def test_torchserve_config_map_carries_the_model_ready_script():
+    assert config_map("dev", "t5-small")[torchserve.READY_SCRIPT] == torchserve.READY_SOURCE.read_text()
+
+
+def _describe(*statuses: str) -> list[dict]:
+    return [{"modelName": "t5-small", "workers": [{"id": str(9000 + i), "status": s} for i, s in enumerate(statuses)]}]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (_describe("READY"), True),
+        (_describe("UNLOADING", "READY"), True),
+        (_describe("UNLOADING", "UNLOADING"), False),
+        (_describe(), False),
+        ({"code": 404}, False),
+    ],
+    ids=["ready", "one-of-two-ready", "unloading", "no-workers", "not-a-model-list"],
+)
+def test_model_ready_needs_a_ready_worker(answer, expected):
+    assert torchserve_ready.ready(json.loads(json.dumps(answer))) is expected
+
+
+def test_model_ready_fails_when_the_management_api_does_not_answer():
+    assert torchserve_ready.main("http://127.0.0.1:9/models/t5-small") == 1
+
+
+# Load generator ---------------------------------------------------------------------------------
+
+
+def test_torchserve_load_body_has_the_t5_handler_keys():
+    _, _, body = jobs.load_request("torchserve", "t5-small", None, None)
+    assert set(body) == set(jobs.T5_HANDLER_KEYS)
+
+
+def test_torchserve_load_body_asks_for_languages_the_t5_handler_translates():
+    _, _, body = jobs.load_request("torchserve", "t5-small", None, None)
+    assert {body["from"], body["to"]} <= set(jobs.T5_HANDLER_LANGUAGES)
 
 
 # vLLM -------------------------------------------------------------------------------------------

@@ -120,10 +120,17 @@ class ConversionJob(pulumi.ComponentResource):
 
 # Load generator ------------------------------------------------------------------------------
 
+# Seed 000's T5 handler (GoogleCloudPlatform/kubernetes-engine-samples
+# ai-ml/t5-model-serving/model/handler.py @313f7451) reads "text", "from" and "to" from the body and
+# translates only between these languages (its language map); any other code fails the request.
+# Upstream's own locustfile asks for "es" and so fails every request.
+T5_HANDLER_KEYS = ("text", "from", "to")
+T5_HANDLER_LANGUAGES = ("ro", "fr", "de", "en")
+
 # What one request looks like per server: (method, path, JSON body). Triton's tensors are model
 # specific, so a Triton load test must say its own path and body.
 REQUESTS = {
-    "torchserve": ("POST", "/predictions/{model}", {"text": "this is a test sentence", "from": "en", "to": "es"}),
+    "torchserve": ("POST", "/predictions/{model}", {"text": "this is a test sentence", "from": "en", "to": "de"}),
     "vllm": (
         "POST",
         "/v1/completions",
