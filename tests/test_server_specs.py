@@ -7,9 +7,12 @@ import json
 
 import pytest
 
+from infra import config
 from infra.plan import highlights
-from tests.conftest import stack_capture
-from workloads import drivers, jobs, pod, torchserve, torchserve_ready, vllm
+from tests.conftest import raw_with, stack_capture
+from tests.test_workload_config import predictor_model
+from workloads import drivers, jobs, pod, predictor, torchserve, torchserve_ready, vllm
+from workloads.pod import HttpCheck
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
@@ -138,3 +141,32 @@ def test_triton_keeps_the_image_entrypoint(stack):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_triton_passes_tritonserver_as_the_first_arg(stack):
     assert container(stack, "resnet50")["args"][0] == "tritonserver"
+
+
+# LLM-pipeline predictor (seed 001, FasterTransformer) -------------------------------------------
+
+
+def test_ft_predictor_probes_ask_triton():
+    c = container("prod", "flan-t5")
+    got = [(c[k]["httpGet"]["path"], c[k]["httpGet"]["port"]) for k in PROBES]
+    assert got == [("/v2/health/ready", "triton"), ("/v2/health/ready", "triton"), ("/v2/health/live", "triton")]
+
+
+def test_ft_predictor_mounts_a_writable_model_dir_where_it_downloads():
+    c = container("prod", "flan-t5")
+    mount = next(m for m in c["volumeMounts"] if m["mountPath"] == predictor.FT_MODEL_DIR)
+    assert not mount.get("readOnly", False)
+
+
+def test_ft_predictor_model_dir_is_a_size_limited_empty_dir():
+    dep = next(r for r in stack_capture("prod").of_type(DEPLOYMENT) if r.inputs["metadata"]["name"] == "flan-t5")
+    spec = dep.inputs["spec"]["template"]["spec"]
+    name = next(m["name"] for m in spec["containers"][0]["volumeMounts"] if m["mountPath"] == predictor.FT_MODEL_DIR)
+    volume = next(v for v in spec["volumes"] if v["name"] == name)
+    assert volume["emptyDir"]["sizeLimit"] == spec["containers"][0]["resources"]["limits"]["ephemeral-storage"]
+
+
+def test_predictor_without_faster_transformer_keeps_its_health_probe():
+    cfg = config.parse(raw_with(models=[predictor_model()]))
+    probes = predictor.probes(cfg.models[0])
+    assert {probes.startup, probes.readiness, probes.liveness} == {HttpCheck("/health", "http")}

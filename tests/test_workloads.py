@@ -184,10 +184,6 @@ def test_predictor_exposes_5000_and_8000_on_a_node_port():
     assert {p["name"]: p["port"] for p in svc["ports"]} == {"http": 5000, "triton": 8000}
 
 
-def test_predictor_health_is_its_liveness_probe():
-    assert server(stack_capture("prod"), "flan-t5")["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
-
-
 def test_predictor_serves_the_converted_model_with_faster_transformer():
     env = {e["name"]: e["value"] for e in server(stack_capture("prod"), "flan-t5")["env"]}
     assert env["AIP_STORAGE_URI"] == "gs://gpu-serving-prod-converted-a1b2c3d4/flan-t5/1/Model"
