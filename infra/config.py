@@ -733,8 +733,9 @@ DEFAULT_CONVERTER = "ft-converter"
 def predictor_conversion(model: ModelConfig) -> ConversionConfig:
     """Seed 001's FasterTransformer conversion as a conversion Job: ``convert_t5.sh <gpus> <src> <dst>``.
 
-    Like the seed it runs on one GPU and takes the serving GPU count as the parallelism to convert
-    for; it reads MODEL_SOURCE_PATH and writes CONVERTED_MODEL_UPLOAD_PATH as the writer identity.
+    Like the seed it takes the serving GPU count as the parallelism to convert for, without a GPU
+    of its own; it reads MODEL_SOURCE_PATH and writes CONVERTED_MODEL_UPLOAD_PATH as the writer
+    identity. It runs as root: workloads/jobs.py ROOT_IMAGES says why.
     """
     opts = model.options
     return ConversionConfig(
@@ -746,8 +747,10 @@ def predictor_conversion(model: ModelConfig) -> ConversionConfig:
         args=(str(model.gpu.count), "$(SOURCE_URI)", "$(DESTINATION_URI)"),
         source=model.source,
         destination=opts.converted_model_upload_path or "",
-        gpu=ModelGpu(type=model.gpu.type, count=1),
-        resources=Resources(cpu=model.resources.cpu, memory=model.resources.memory, ephemeral_storage="50Gi"),
+        # No GPU: the conversion (huggingface_t5_ckpt_convert.py) runs on CPU; upstream's Job
+        # (gke/specs/convert.yml) requests none. Sized to fit an e2-standard-4 system node.
+        gpu=None,
+        resources=Resources(cpu="2", memory="8Gi", ephemeral_storage="50Gi"),
         active_deadline_seconds=opts.conversion_deadline_seconds,
     )
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from infra import config
+from infra import config, policy_check
 from infra.plan import highlights
 from tests.conftest import raw_with, stack_capture
 from tests.test_workload_config import predictor_model
@@ -74,6 +74,34 @@ def test_torchserve_load_body_has_the_t5_handler_keys():
 def test_torchserve_load_body_asks_for_languages_the_t5_handler_translates():
     _, _, body = jobs.load_request("torchserve", "t5-small", None, None)
     assert {body["from"], body["to"]} <= set(jobs.T5_HANDLER_LANGUAGES)
+
+
+# Conversion Job (seed 001's FasterTransformer converter) ---------------------------------------
+
+JOB = "kubernetes:batch/v1:Job"
+
+
+def _conversion_pod() -> dict:
+    return stack_capture("prod").one(JOB, "convert-flan-t5-ft-convert-job").inputs["spec"]["template"]["spec"]
+
+
+def test_ft_conversion_requests_no_gpu():
+    assert "nvidia.com/gpu" not in _conversion_pod()["containers"][0]["resources"]["limits"]
+
+
+def test_ft_conversion_runs_as_root_because_its_image_can_only():
+    spec = _conversion_pod()
+    assert (jobs.runs_as_root(spec["containers"][0]["image"]), spec["securityContext"]["runAsUser"]) == (True, 0)
+
+
+def test_ft_conversion_root_container_drops_every_capability():
+    sc = _conversion_pod()["containers"][0]["securityContext"]
+    assert (sc["capabilities"]["drop"], sc["allowPrivilegeEscalation"], sc["privileged"]) == (["ALL"], False, False)
+
+
+def test_ft_conversion_schedules_on_cpu_nodes_without_the_gpu_toleration():
+    spec = _conversion_pod()
+    assert (spec["nodeSelector"], spec.get("tolerations")) == ({"kubernetes.io/os": "linux"}, None)
 
 
 # vLLM -------------------------------------------------------------------------------------------
@@ -170,3 +198,25 @@ def test_predictor_without_faster_transformer_keeps_its_health_probe():
     cfg = config.parse(raw_with(models=[predictor_model()]))
     probes = predictor.probes(cfg.models[0])
     assert {probes.startup, probes.readiness, probes.liveness} == {HttpCheck("/health", "http")}
+
+
+# The converter's waiver (policies/config/prod.json) --------------------------------------------
+
+
+def _security_findings(config: dict) -> list[str]:
+    findings = policy_check.evaluate(stack_capture("prod"), config)
+    return [f.line() for f in findings if f.policy == "k8s-security-context"]
+
+
+def test_without_the_waiver_only_the_root_converter_breaks_the_security_context_rule():
+    lines = _security_findings({})
+    assert lines and all("flan-t5-ft-convert" in line for line in lines)
+
+
+def test_prod_waiver_names_exactly_the_root_converter():
+    waiver = policy_check.read_config_file(policy_check.default_config_path("prod"))
+    assert waiver == {"k8s-security-context": {"exemptWorkloads": ["serving/flan-t5-ft-convert"]}}
+
+
+def test_with_the_waiver_prod_has_no_security_context_finding():
+    assert _security_findings(policy_check.read_config_file(policy_check.default_config_path("prod"))) == []

@@ -234,6 +234,25 @@ def container_security(uid: int) -> k8s.core.v1.SecurityContextArgs:
     )
 
 
+def root_pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    """For an image that can only run as root (workloads/jobs.py ROOT_IMAGES): uid 0, said openly."""
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=False, run_as_user=0, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
+    )
+
+
+def root_container_security() -> k8s.core.v1.SecurityContextArgs:
+    """Root, but without capabilities, privilege escalation or an unconfined seccomp profile."""
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=False,
+        run_as_user=0,
+        allow_privilege_escalation=False,
+        privileged=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
 def zone_spread(selector: dict[str, str]) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
     """Spread replicas over zones, best effort: GPU capacity is scarce, so never block on it."""
     return [
