@@ -532,7 +532,9 @@ class PredictorOptions(_Model):
 
 
 class SignalConfig(_Model):
-    signal: Literal["queue-latency", "pending-requests", "queue-size", "batch-size", "gpu-utilization", "gpu-memory"]
+    signal: Literal[
+        "queue-latency", "pending-requests", "queue-size", "batch-size", "kv-cache", "gpu-utilization", "gpu-memory"
+    ]
     target: float | None = Field(None, description="per-pod average to scale at; default from the metric catalog")
 
     @field_validator("target")
@@ -834,8 +836,9 @@ DEFAULT_CONVERTER = "ft-converter"
 def predictor_conversion(model: ModelConfig) -> ConversionConfig:
     """Seed 001's FasterTransformer conversion as a conversion Job: ``convert_t5.sh <gpus> <src> <dst>``.
 
-    Like the seed it runs on one GPU and takes the serving GPU count as the parallelism to convert
-    for; it reads MODEL_SOURCE_PATH and writes CONVERTED_MODEL_UPLOAD_PATH as the writer identity.
+    Like the seed it takes the serving GPU count as the parallelism to convert for, without a GPU
+    of its own; it reads MODEL_SOURCE_PATH and writes CONVERTED_MODEL_UPLOAD_PATH as the writer
+    identity. It runs as root: workloads/jobs.py ROOT_IMAGES says why.
     """
     opts = model.options
     return ConversionConfig(
@@ -847,10 +850,11 @@ def predictor_conversion(model: ModelConfig) -> ConversionConfig:
         args=(str(model.gpu.count), "$(SOURCE_URI)", "$(DESTINATION_URI)"),
         source=model.source,
         destination=opts.converted_model_upload_path or "",
-        gpu=ModelGpu(type=model.gpu.type, count=1),
-        resources=Resources(
-            cpu=model.resources.cpu, memory=model.resources.memory, ephemeral_storage=opts.conversion_ephemeral_storage
-        ),
+        # No GPU: the conversion (huggingface_t5_ckpt_convert.py) runs on CPU; upstream's Job
+        # (gke/specs/convert.yml) requests none. CPU and memory sized to fit an e2-standard-4
+        # system node; its scratch space is predictor.conversionEphemeralStorage.
+        gpu=None,
+        resources=Resources(cpu="2", memory="8Gi", ephemeral_storage=opts.conversion_ephemeral_storage),
         active_deadline_seconds=opts.conversion_deadline_seconds,
     )
 
@@ -1070,9 +1074,8 @@ def _misfit(cfg: StackConfig, at: tuple, pod: Any, requested: Resources, pools: 
         path = (*at, key)
     elif key == "ephemeralStorage":  # a FasterTransformer predictor's conversion: its scratch space
         path = (*at, "conversionEphemeralStorage")
-        fix = fix.replace(", or lower the request", "")
-    else:  # its CPU and memory are the model's own
-        path = (*at[:-1], "resources", key)
+    else:  # its CPU and memory are fixed by the stack (predictor_conversion): the node is the fix
+        path = at
     return Problem(
         path,
         given,

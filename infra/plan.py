@@ -164,6 +164,13 @@ def highlights(res: Captured) -> dict[str, Any]:
             pod = spec.get("template", {}).get("spec", {})
             accelerator = (pod.get("nodeSelector") or {}).get("cloud.google.com/gke-accelerator", "?")
             out["gpu"] = f"{gpus}x {accelerator}"
+            # An Autopilot pod's driver selector, and why the workload chose it (its annotation).
+            driver = (pod.get("nodeSelector") or {}).get("cloud.google.com/gke-gpu-driver-version")
+            if driver:
+                why = ((spec.get("template", {}).get("metadata") or {}).get("annotations") or {}).get(
+                    "gke-gpu-serving/gpu-driver"
+                )
+                out["driver"] = why or driver
         if spec.get("type") and spec.get("ports"):
             ports = ",".join(
                 f"{p['name']}:{p.get('port')}" if p.get("name") else str(p.get("port")) for p in spec["ports"]

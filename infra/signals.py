@@ -47,7 +47,14 @@ SIGNALS: dict[str, Signal] = {
             "pending-requests", ("triton",), "nv_inference_pending_request_count", "gauge", "server", "5", "requests"
         ),
         Signal("queue-size", ("vllm",), "vllm:num_requests_waiting", "gauge", "server", "5", "requests"),
-        Signal("batch-size", ("vllm",), "vllm:gpu_cache_usage_perc", "gauge", "server", "0.8", "KV-cache fraction"),
+        # Batch size is "the number of requests undergoing inference" (GKE, Best practices for
+        # autoscaling LLM inference workloads with GPUs: cloud.google.com/kubernetes-engine/docs/
+        # best-practices/machine-learning/inference/autoscaling). vLLM 0.11 exports it as a gauge
+        # (vllm/v1/metrics/loggers.py).
+        Signal("batch-size", ("vllm",), "vllm:num_requests_running", "gauge", "server", "8", "requests"),
+        # KV-cache usage, 0..1: vllm:kv_cache_usage_perc since vLLM 0.9.2; the older
+        # vllm:gpu_cache_usage_perc is hidden in 0.11 unless --show-hidden-metrics-for-version.
+        Signal("kv-cache", ("vllm",), "vllm:kv_cache_usage_perc", "gauge", "server", "0.8", "KV-cache fraction"),
         # Written "unknown", not "gauge": the re-export renames __name__ with metricRelabeling,
         # Prometheus looks metadata up under the scraped name (prometheus/prometheus#8893), and
         # Managed Prometheus writes a series without metadata as untyped, i.e. twice, as
@@ -59,6 +66,12 @@ SIGNALS: dict[str, Signal] = {
         Signal("gpu-memory", ALL_SERVERS, "dcgm_fi_dev_fb_used", "unknown", "dcgm", "12000", "MiB"),
     )
 }
+
+# Whether a server's series exist before its first inference (seen with the real servers in
+# tests/integration). TorchServe creates its ts_* series on the first request: until then an HPA
+# reading only them reports the metric missing (FailedGetPodsMetric) and holds its replica count,
+# which after a deploy is replicas.min (the Deployment starts there). README "Autoscaling".
+EXPORTED_WHEN_IDLE = {"torchserve": False, "triton": True, "vllm": True}
 
 # Per-server metric behind the shared "queue-latency" name.
 QUEUE_LATENCY = {"torchserve": "ts_queue_latency_microseconds", "triton": "nv_inference_queue_duration_us"}

@@ -240,6 +240,18 @@ def test_pulumi_steps_use_the_policy_pack_and_the_backend_from_variables():
                 assert step["with"]["policyPacks"] == "policies", f"{name}:{job_id}"
 
 
+def test_pulumi_steps_pass_the_stacks_policy_config_where_one_exists():
+    """A waiver in policies/config/<stack>.json must reach the CLI too, not only the offline plan."""
+    configs = {p.stem for p in (PROJECT_DIR / "policies" / "config").glob("*.json")}
+    for name, job_id, job in _jobs():
+        for step in _uses(job, PULUMI_ACTION):
+            if step["with"]["command"] not in ("preview", "up"):
+                continue
+            stack, given = step["with"]["stack-name"], step["with"].get("policyPackConfigs", "")
+            expected = [s for s in sorted(configs) if stack in (s, "${{ matrix.stack }}")]
+            assert all(f"policies/config/{s}.json" in given for s in expected), f"{name}:{job_id}"
+
+
 def test_google_auth_is_configured_from_variables_and_the_auth_plugin_is_installed():
     for name, job_id, job in _jobs():
         for step in _uses(job, GOOGLE_AUTH):

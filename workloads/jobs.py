@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import naming
-from infra.config import ComponentArgs, ConversionConfig, LoadTestConfig
+from infra.config import CONVERTER_IMAGE, ComponentArgs, ConversionConfig, LoadTestConfig
 from workloads import pod
 
 CONVERSION_COMPONENT = "conversion"
@@ -26,6 +26,21 @@ LOADGEN_COMPONENT = "load-generator"
 SKIP_AWAIT = "pulumi.com/skipAwait"
 AWAIT_MARGIN_SECONDS = 300
 LOCUST_DIR = "/mnt/locust"
+
+
+# The one exception to non-root: images that can only run as root, with the reason. Seed 001's
+# converter (GoogleCloudPlatform/llm-pipeline-examples docker/convert.Dockerfile @8a57835) is
+# nvcr.io/nvidia/pytorch with no non-root user; convert_t5.sh (scripts/fastertransformer @e99f18b)
+# writes the downloaded and converted model into FasterTransformer/build, a root-owned folder of
+# the image, and pip-installs into the image's root-owned site-packages. Upstream runs it as root
+# (gke/specs/convert.yml sets no user). It still runs with every capability dropped, no privilege
+# escalation and the runtime's seccomp profile; the policy pack's k8s-security-context waiver for
+# it is policies/config/prod.json.
+ROOT_IMAGES = {CONVERTER_IMAGE: "no non-root user; writes into root-owned image folders (convert_t5.sh)"}
+
+
+def runs_as_root(image: str) -> bool:
+    return image.rsplit(":", 1)[0] in ROOT_IMAGES
 
 
 class ConversionArgs(ComponentArgs):
@@ -47,13 +62,14 @@ def conversion_pod(
     else:
         placement = pod.cpu_placement()
     shm_vol, shm_mount = pod.shm_volume(pod.default_shm_size("conversion", c.resources.memory))
+    root = runs_as_root(c.image)
     return k8s.core.v1.PodSpecArgs(
         restart_policy="Never",
         service_account_name=args.ksa,
         node_selector=placement.node_selector,
         tolerations=placement.toleration_args(),
         affinity=placement.affinity(),
-        security_context=pod.pod_security(args.run_as_user),
+        security_context=pod.root_pod_security() if root else pod.pod_security(args.run_as_user),
         volumes=[shm_vol],
         containers=[
             k8s.core.v1.ContainerArgs(
@@ -70,7 +86,7 @@ def conversion_pod(
                     c.resources.cpu, c.resources.memory, c.resources.ephemeral_storage, c.gpu.count if c.gpu else 0
                 ),
                 volume_mounts=[shm_mount],
-                security_context=pod.container_security(args.run_as_user),
+                security_context=pod.root_container_security() if root else pod.container_security(args.run_as_user),
             )
         ],
     )
@@ -122,10 +138,17 @@ class ConversionJob(pulumi.ComponentResource):
 
 # Load generator ------------------------------------------------------------------------------
 
+# Seed 000's T5 handler (GoogleCloudPlatform/kubernetes-engine-samples
+# ai-ml/t5-model-serving/model/handler.py @313f7451) reads "text", "from" and "to" from the body and
+# translates only between these languages (its language map); any other code fails the request.
+# Upstream's own locustfile asks for "es" and so fails every request.
+T5_HANDLER_KEYS = ("text", "from", "to")
+T5_HANDLER_LANGUAGES = ("ro", "fr", "de", "en")
+
 # What one request looks like per server: (method, path, JSON body). Triton's tensors are model
 # specific, so a Triton load test must say its own path and body.
 REQUESTS = {
-    "torchserve": ("POST", "/predictions/{model}", {"text": "this is a test sentence", "from": "en", "to": "es"}),
+    "torchserve": ("POST", "/predictions/{model}", {"text": "this is a test sentence", "from": "en", "to": "de"}),
     "vllm": (
         "POST",
         "/v1/completions",

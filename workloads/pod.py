@@ -154,19 +154,31 @@ class HttpCheck:
 
 
 @dataclass(frozen=True)
+class ExecCheck:
+    """A command the kubelet runs in the container: success is exit status 0 within the timeout."""
+
+    command: tuple[str, ...]
+
+
+Check = HttpCheck | ExecCheck
+
+
+@dataclass(frozen=True)
 class Probes:
-    startup: HttpCheck
-    readiness: HttpCheck
-    liveness: HttpCheck
+    startup: Check
+    readiness: Check
+    liveness: Check
     startup_seconds: int
 
     @classmethod
-    def on(cls, check: HttpCheck, startup_seconds: int) -> Probes:
+    def on(cls, check: Check, startup_seconds: int) -> Probes:
         """One health endpoint for all three probes (vLLM, the predictor, the front end)."""
         return cls(startup=check, readiness=check, liveness=check, startup_seconds=startup_seconds)
 
 
-def _http(check: HttpCheck, **kw) -> k8s.core.v1.ProbeArgs:
+def _probe(check: Check, **kw) -> k8s.core.v1.ProbeArgs:
+    if isinstance(check, ExecCheck):
+        return k8s.core.v1.ProbeArgs(exec_=k8s.core.v1.ExecActionArgs(command=list(check.command)), **kw)
     return k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path=check.path, port=check.port), **kw)
 
 
@@ -174,14 +186,14 @@ def probe_args(probes: Probes) -> dict[str, k8s.core.v1.ProbeArgs]:
     """Startup sized for model load (minutes), then readiness and liveness on the server's own
     health endpoints. Liveness only starts after startup succeeded, so a slow load never kills."""
     return {
-        "startup_probe": _http(
+        "startup_probe": _probe(
             probes.startup,
             period_seconds=STARTUP_PERIOD_SECONDS,
             timeout_seconds=5,
             failure_threshold=math.ceil(probes.startup_seconds / STARTUP_PERIOD_SECONDS),
         ),
-        "readiness_probe": _http(probes.readiness, period_seconds=10, timeout_seconds=5, failure_threshold=3),
-        "liveness_probe": _http(probes.liveness, period_seconds=15, timeout_seconds=5, failure_threshold=4),
+        "readiness_probe": _probe(probes.readiness, period_seconds=10, timeout_seconds=5, failure_threshold=3),
+        "liveness_probe": _probe(probes.liveness, period_seconds=15, timeout_seconds=5, failure_threshold=4),
     }
 
 
@@ -215,6 +227,25 @@ def container_security(uid: int) -> k8s.core.v1.SecurityContextArgs:
     return k8s.core.v1.SecurityContextArgs(
         run_as_non_root=True,
         run_as_user=uid,
+        allow_privilege_escalation=False,
+        privileged=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def root_pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    """For an image that can only run as root (workloads/jobs.py ROOT_IMAGES): uid 0, said openly."""
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=False, run_as_user=0, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
+    )
+
+
+def root_container_security() -> k8s.core.v1.SecurityContextArgs:
+    """Root, but without capabilities, privilege escalation or an unconfined seccomp profile."""
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=False,
+        run_as_user=0,
         allow_privilege_escalation=False,
         privileged=False,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config import ModelConfig
+from workloads.drivers import DriverChoice
 from workloads.pod import HttpCheck, PodParts, Probes
 
 
@@ -47,6 +48,8 @@ class ServerSpec:
     config_dir: str | None = None
     # Ports the Service exposes (default: all but metrics-only ports stay internal too).
     service_ports: tuple[Port, ...] | None = None
+    # The GKE-managed driver an Autopilot pod selects for this image (None: Autopilot's default).
+    driver: DriverChoice | None = None
 
     def serving_port_names(self) -> list[str]:
         """Ports clients call: all but a metrics-only port (vLLM serves metrics on its API port)."""

@@ -65,6 +65,23 @@ def service_args(model: ModelConfig) -> ServiceArgs:
 
 
 CONFIG_HASH_ANNOTATION = f"{naming.PROJECT}/config-hash"
+# Why an Autopilot pod selects its driver version (the plan prints it).
+DRIVER_ANNOTATION = f"{naming.PROJECT}/gpu-driver"
+
+
+def driver_version(args: ModelServerArgs, spec: ServerSpec) -> str | None:
+    """The Autopilot driver selector: the model's gpu.driverVersion, else what its image needs."""
+    if not args.autopilot:
+        return None
+    if args.model.gpu.driver_version:
+        return args.model.gpu.driver_version
+    return spec.driver.version if spec.driver else None
+
+
+def driver_annotation(args: ModelServerArgs, spec: ServerSpec) -> dict[str, str]:
+    if args.autopilot and not args.model.gpu.driver_version and spec.driver:
+        return {DRIVER_ANNOTATION: f"{spec.driver.version}: {spec.driver.reason}"}
+    return {}
 
 
 def template_annotations(spec: ServerSpec) -> dict[str, str]:
@@ -105,7 +122,7 @@ def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[s
     """The serving pod: GPU placement, requests = limits, probes, drain, non-root, zone spread."""
     m = args.model
     placement = pod.gpu_placement(
-        m.gpu.type, autopilot=args.autopilot, node_pools=args.node_pools, driver_version=m.gpu.driver_version
+        m.gpu.type, autopilot=args.autopilot, node_pools=args.node_pools, driver_version=driver_version(args, spec)
     )
     volumes = list(spec.parts.volumes)
     mounts = list(spec.parts.mounts)
@@ -198,7 +215,10 @@ class ModelServer(pulumi.ComponentResource):
                 ),
                 progress_deadline_seconds=startup + ROLLOUT_MARGIN_SECONDS,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=template_annotations(spec) or None),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels,
+                        annotations={**template_annotations(spec), **driver_annotation(args, spec)} or None,
+                    ),
                     spec=pod_spec(args, spec, config_map.metadata.name if config_map else None),
                 ),
             ),

@@ -3,13 +3,19 @@
 The server reads a ``config.properties`` the stack renders (addresses on 0.0.0.0, Prometheus
 metrics, queue size) so the same settings apply to a baked model image (seed 000 builds one
 with the .mar inside) and to the stock image reading .mar files from the bucket over GCS FUSE.
-Readiness is ``/ping`` on 8080, liveness ``/models/<name>`` on 8081 (the upstream manifest).
+Startup, readiness and liveness run :mod:`workloads.torchserve_ready` (rendered into the same
+ConfigMap) as an exec probe: it passes only while the model has a READY worker. Upstream's
+``/ping`` (readiness) and ``/models/<name>`` (liveness) answer 200 while the model loads and when
+it never loads (kubernetes-engine-samples ai-ml/t5-model-serving/kubernetes/serving-gpu.yaml uses
+them; tests/integration/test_torchserve.py shows both with the real server).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from infra.config import ModelConfig
-from workloads.pod import MODEL_MOUNT, HttpCheck, Probes
+from workloads.pod import MODEL_MOUNT, ExecCheck, HttpCheck, Probes
 from workloads.server import Port, ServerSpec, Source, startup_seconds
 
 IMAGE = "pytorch/torchserve:0.12.0-gpu"
@@ -17,6 +23,13 @@ BAKED_MODEL_STORE = "/home/model-server/model-store"  # the seed's Dockerfile.to
 CONFIG_DIR = "/etc/torchserve"
 PORTS = (Port("http", 8080), Port("management", 8081), Port("metrics", 8082))
 STARTUP_SECONDS = 600
+READY_SCRIPT = "model_ready.py"
+READY_SOURCE = Path(__file__).with_name("torchserve_ready.py")
+
+
+def model_ready(model: ModelConfig) -> ExecCheck:
+    """The exec probe: the image's Python asks the management API whether a worker is READY."""
+    return ExecCheck(("python", f"{CONFIG_DIR}/{READY_SCRIPT}", f"http://127.0.0.1:8081/models/{model.name}"))
 
 
 def config_properties(model: ModelConfig) -> str:
@@ -47,15 +60,10 @@ def spec(model: ModelConfig, source: Source) -> ServerSpec:
         command=["torchserve"],
         args=["--start", "--foreground", "--ts-config", f"{CONFIG_DIR}/config.properties"],
         ports=PORTS,
-        probes=Probes(
-            startup=HttpCheck("/ping", "http"),
-            readiness=HttpCheck("/ping", "http"),
-            liveness=HttpCheck(f"/models/{model.name}", "management"),
-            startup_seconds=startup_seconds(model, STARTUP_SECONDS),
-        ),
+        probes=Probes.on(model_ready(model), startup_seconds(model, STARTUP_SECONDS)),
         metrics=HttpCheck("/metrics", "metrics"),
         shutdown_seconds=30,
-        config_files={"config.properties": config_properties(model)},
+        config_files={"config.properties": config_properties(model), READY_SCRIPT: READY_SOURCE.read_text()},
         config_dir=CONFIG_DIR,
     )
     if opts.model_store == "bucket" and source.bucket is not None:

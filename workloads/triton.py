@@ -4,6 +4,11 @@ The model repository is read from GCS natively (``--model-repository=gs://...``,
 Workload Identity through the metadata server) or from a GCS FUSE mount. Model control and
 batching flags are passed through from config; per-model instance groups and dynamic batching
 live in each model's ``config.pbtxt`` in the repository (seed 002).
+
+The container keeps the image's entrypoint (``/opt/nvidia/nvidia_entrypoint.sh``, which sets up
+CUDA forward compatibility) and passes ``tritonserver`` as its first argument, as Triton's own
+chart does (triton-inference-server/server deploy/gcp/templates/deployment.yaml:
+``args: ["tritonserver", "--model-store=..."]``); a ``command`` would replace the entrypoint.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ STARTUP_SECONDS = 900
 def args(model: ModelConfig, repository: pulumi.Input[str]) -> list[pulumi.Input[str]]:
     opts = model.options
     out: list[pulumi.Input[str]] = [
+        "tritonserver",
         pulumi.Output.concat("--model-repository=", repository),
         f"--model-control-mode={opts.model_control_mode}",
         "--http-port=8000",
@@ -44,7 +50,7 @@ def spec(model: ModelConfig, source: Source) -> ServerSpec:
     opts = model.options
     out = ServerSpec(
         image=model.image or IMAGE,
-        command=["tritonserver"],
+        command=[],  # the image's entrypoint runs; args[0] is tritonserver
         args=[],
         ports=PORTS,
         probes=Probes(

@@ -2,6 +2,12 @@
 Prometheus metrics on the same port. The model comes from Hugging Face (the token from a
 Kubernetes Secret made from a Pulumi secret) or from the bucket over GCS FUSE. Tensor-parallel
 size is the GPU count (``infra.config`` rejects anything else).
+
+The image runs as the stack's uid 1000, for which it has no passwd entry: torch's inductor asks
+``getpass.getuser()``, which then raises unless ``USER``/``LOGNAME`` are set, and the caches under
+``$HOME`` would land on the image's read-only layers. So the pod sets both names and points
+``VLLM_CACHE_ROOT``, ``TORCHINDUCTOR_CACHE_DIR``, ``TRITON_CACHE_DIR`` and the Hugging Face cache
+at one emptyDir whose size limit is the pod's ephemeral storage (kserve#5666, vllm#44548).
 """
 
 from __future__ import annotations
@@ -9,10 +15,15 @@ from __future__ import annotations
 import pulumi_kubernetes as k8s
 
 from infra.config import ModelConfig
+from workloads.drivers import autopilot_driver
 from workloads.pod import MODEL_MOUNT, HttpCheck, Probes
 from workloads.server import Port, ServerSpec, Source, env, startup_seconds
 
 IMAGE = "vllm/vllm-openai:v0.11.0"
+# The CUDA the image's vLLM is built with: the vllm==0.11.0 wheel's _C.abi3.so says "Cuda
+# compilation tools, release 12.8" (tests/integration/test_vllm.py reads it from the wheel).
+IMAGE_CUDA = "12.8"
+USER = "vllm"
 PORTS = (Port("http", 8000),)
 STARTUP_SECONDS = 1800  # a 7B model is ~15 GB to download before the first /health 200
 HF_TOKEN_KEY = "token"
@@ -37,6 +48,19 @@ def args(model: ModelConfig, model_ref: str) -> list[str]:
     return out
 
 
+def cache_env() -> list[k8s.core.v1.EnvVarArgs]:
+    """A user name for getpass, and every cache on the writable volume."""
+    return [
+        env("USER", USER),
+        env("LOGNAME", USER),
+        env("HOME", f"{CACHE_DIR}/home"),
+        env("HF_HOME", f"{CACHE_DIR}/huggingface"),
+        env("VLLM_CACHE_ROOT", f"{CACHE_DIR}/vllm"),
+        env("TORCHINDUCTOR_CACHE_DIR", f"{CACHE_DIR}/torchinductor"),
+        env("TRITON_CACHE_DIR", f"{CACHE_DIR}/triton"),
+    ]
+
+
 def spec(model: ModelConfig, source: Source, hf_secret: str | None) -> ServerSpec:
     out = ServerSpec(
         image=model.image or IMAGE,
@@ -47,11 +71,13 @@ def spec(model: ModelConfig, source: Source, hf_secret: str | None) -> ServerSpe
         probes=Probes.on(HttpCheck("/health", "http"), startup_seconds(model, STARTUP_SECONDS)),
         metrics=HttpCheck("/metrics", "http"),
         shutdown_seconds=30,
-        # Non-root: caches go to a writable emptyDir instead of /root.
-        env=[env("HOME", f"{CACHE_DIR}/home"), env("HF_HOME", f"{CACHE_DIR}/huggingface")],
+        env=cache_env(),
+        driver=autopilot_driver(IMAGE_CUDA, image=model.image or IMAGE),
     )
     out.parts.add(
-        k8s.core.v1.VolumeArgs(name="cache", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+        k8s.core.v1.VolumeArgs(
+            name="cache", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=model.resources.ephemeral_storage)
+        ),
         k8s.core.v1.VolumeMountArgs(name="cache", mount_path=CACHE_DIR),
     )
     if source.hf_id is not None:

@@ -1,0 +1,36 @@
+"""The vLLM signals read what vLLM 0.11 exports (issue 14, item 1; the real logger's exposition is
+checked in tests/integration/test_vllm.py)."""
+
+from __future__ import annotations
+
+from infra import config, signals
+from tests.conftest import raw_with
+
+
+def test_batch_size_is_the_requests_running_gauge():
+    s = signals.SIGNALS["batch-size"]
+    assert (s.metric, s.kind) == ("vllm:num_requests_running", "gauge")
+
+
+def test_kv_cache_signal_reads_the_kv_cache_usage_gauge():
+    s = signals.SIGNALS["kv-cache"]
+    assert (s.metric, s.kind, s.servers) == ("vllm:kv_cache_usage_perc", "gauge", ("vllm",))
+
+
+def test_no_signal_reads_the_metric_vllm_0_11_hides():
+    assert "vllm:gpu_cache_usage_perc" not in {s.metric for s in signals.SIGNALS.values()}
+
+
+def test_kv_cache_is_a_signal_the_config_accepts():
+    model = {
+        "name": "llm",
+        "server": "vllm",
+        "gpu": {"type": "nvidia-tesla-t4", "count": 1},
+        "source": "hf://org/m",
+        "autoscaling": {"signals": [{"signal": "kv-cache", "target": 0.8}]},
+    }
+    assert config.parse(raw_with(models=[model])).models[0].autoscaling.signals[0].signal == "kv-cache"
+
+
+def test_every_server_says_whether_its_series_exist_before_the_first_request():
+    assert set(signals.EXPORTED_WHEN_IDLE) == {"torchserve", "triton", "vllm"}
