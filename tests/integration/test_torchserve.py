@@ -53,7 +53,6 @@ class Run:
     idle_metrics: dict[str, str] = field(default_factory=dict)
     request_codes: list[int | None] = field(default_factory=list)
     metrics: dict[str, str] = field(default_factory=dict)
-    exit_code: int | None = None
 
 
 def build_archive(venv: Path, render: rendered.Render, store: Path, behaviour: dict) -> None:
@@ -129,7 +128,6 @@ def run_torchserve(venv: Path, render: rendered.Render, tmp: Path, behaviour: di
     run = Run()
     with harness.started(command, env=env, cwd=tmp, log=tmp / "torchserve.log") as proc:
         watch(run, proc, prober, ports, Path(behaviour["loaded_marker"]), render)
-        run.exit_code = proc.popen.poll()
     return run
 
 
