@@ -5,7 +5,8 @@ command, args and env, its three probes, its named ports, the PodMonitoring endp
 metric names the HPAs and the dashboard read. Changed to run here, and nothing else:
 
 - ``inference_address``/``management_address``/``metrics_address``: 127.0.0.1 on free ports
-  instead of 0.0.0.0:8080/8081/8082 (and the exec probe's management URL likewise);
+  instead of 0.0.0.0:8080/8081/8082 (and the exec probe's management URL likewise), and
+  ``grpc_inference_port``/``grpc_management_port`` added on free ports (default 7070/7071);
 - ``model_store``: the test's store holding a tiny ``torch.nn.Linear`` archive under the rendered
   model name, built here with torch-model-archiver 0.12.0;
 - the ConfigMap's mount (/etc/torchserve) is the test's directory; ``torchserve`` and the probe's
@@ -87,7 +88,9 @@ def build_archive(venv: Path, render: rendered.Render, store: Path, behaviour: d
 
 
 def local_properties(text: str, ports: dict[str, int], store: Path) -> str:
-    """The rendered config.properties with only addresses and the model store changed."""
+    """The rendered config.properties with only addresses and the model store changed, plus free
+    ports for TorchServe's gRPC servers, which listen on 7070/7071 unless told otherwise (two runs
+    on one machine would collide there)."""
     changed = {
         "inference_address": f"http://127.0.0.1:{ports['http']}",
         "management_address": f"http://127.0.0.1:{ports['management']}",
@@ -98,6 +101,7 @@ def local_properties(text: str, ports: dict[str, int], store: Path) -> str:
     for line in text.splitlines():
         key = line.split("=", 1)[0]
         lines.append(f"{key}={changed[key]}" if key in changed else line)
+    lines += [f"grpc_inference_port={harness.free_port()}", f"grpc_management_port={harness.free_port()}"]
     return "\n".join(lines) + "\n"
 
 
