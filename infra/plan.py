@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         captures[stack] = capture
         config_map, _ = offline.read_stack_config(stack, args.project_dir)
         plans[stack] = plan_diff.snapshot(capture, _estimate(config_map, args.project_dir))
-        capacities[stack] = _capacity_lines(config_map, args.project_dir)
+        capacities[stack] = _config_lines(config_map, args.project_dir)
     document = plan_diff.normalized(plan_diff.PlanDocument(stacks=plans))
 
     if args.save:
@@ -429,12 +429,20 @@ def _estimate(config_map: dict[str, str], project_dir: Path) -> cost.CostEstimat
     return cost.estimate(plan_diff.stack_config_of(config_map))
 
 
-def _capacity_lines(config_map: dict[str, str], project_dir: Path) -> list[str]:
-    """Nodes per GPU pool at minimum and maximum scale, with the models that need them."""
+def _config_lines(config_map: dict[str, str], project_dir: Path) -> list[str]:
+    """What the plan says from the config alone: HPAs that hold their replicas in some pod state,
+    and nodes per GPU pool at minimum and maximum scale with the models that need them."""
     if offline.project_name(project_dir) != offline.project_name():
         return []
-    lines = capacity.render_lines(plan_diff.stack_config_of(config_map))
-    return [*lines, ""] if lines else []
+    cfg = plan_diff.stack_config_of(config_map)
+    out: list[str] = []
+    for section in (
+        ["HPAs that hold their replicas:", *h] if (h := signal_paths.hold_lines(cfg)) else [],
+        capacity.render_lines(cfg),
+    ):
+        if section:
+            out += [*section, ""]
+    return out
 
 
 def _cost_lines(estimate: cost.CostEstimate | None) -> list[str]:

@@ -110,3 +110,27 @@ def paths(manifests: list[dict[str, Any]]) -> list[SignalPath]:
             selector = (metric.get("selector") or {}).get("matchLabels") or {}
             out.append(SignalPath(where, kind, metric["name"], monitor, port, scraped, dict(selector)))
     return out
+
+
+def hold_lines(cfg: Any) -> list[str]:
+    """One line per HPA that pairs signals present in different pod states: there it holds its
+    replicas (``infra.signals.held_states``), and the line says while what and why."""
+    from infra import signals
+
+    out = []
+    for model in cfg.models:
+        if model.autoscaling is None or len(model.autoscaling.signals) < 2:
+            continue
+        entries = [signals.resolve(s.signal, model.server) for s in model.autoscaling.signals]
+        held = signals.held_states(entries, model.server)
+        if not held:
+            continue
+        where = ", ".join(
+            f"{e.name} ({e.metric or '?'}: {'/'.join(signals.present_in(e, model.server))})" for e in entries
+        )
+        out.append(
+            f"  holds: {cfg.identity.namespace}/{model.name} does not scale down while every pod is "
+            f"{' or '.join(held)}: its signals exist in different states ({where}); Kubernetes skips a "
+            "scale-down while any metric is missing"
+        )
+    return out

@@ -41,11 +41,21 @@ class Signal:
 SIGNALS: dict[str, Signal] = {
     s.name: s
     for s in (
-        # Seed 000 / upstream HPA: queue latency in microseconds (a counter; the adapter serves its rate).
+        # Queue latency, a counter of microseconds spent queued (TorchServe 0.12.0 docs/metrics.md:
+        # ts_queue_latency_microseconds "Total queue latency in Microseconds", counter; Triton
+        # docs/user_guide/metrics.md: nv_inference_queue_duration_us "Cumulative time requests spend
+        # waiting in the scheduling queue", counter). The adapter aligns a CUMULATIVE metric with
+        # ALIGN_RATE (k8s-stackdriver query_builder.go), so the target is microseconds queued per
+        # second per pod; 30000 is kubernetes-engine-samples ai-ml/t5-model-serving/kubernetes/hpa.yaml.
         Signal("queue-latency", ("torchserve", "triton"), "", "counter", "server", "30000", "µs queued per second"),
+        # Requests waiting in Triton's queue, a gauge (core src/metrics.cc BuildGauge
+        # nv_inference_pending_request_count). No upstream sample target; 5 as vLLM's queue below.
         Signal(
             "pending-requests", ("triton",), "nv_inference_pending_request_count", "gauge", "server", "5", "requests"
         ),
+        # Requests waiting in vLLM's scheduler, a gauge (vllm/v1/metrics/loggers.py). GKE's LLM
+        # autoscaling best practices: queue size "to maximize throughput ... within a target latency";
+        # kubernetes-engine-samples ai-ml/llm-multihost-gpus/vllm-hpa.yaml targets averageValue 5.
         Signal("queue-size", ("vllm",), "vllm:num_requests_waiting", "gauge", "server", "5", "requests"),
         # Batch size is "the number of requests undergoing inference" (GKE, Best practices for
         # autoscaling LLM inference workloads with GPUs: cloud.google.com/kubernetes-engine/docs/
@@ -62,6 +72,9 @@ SIGNALS: dict[str, Signal] = {
         # (GoogleCloudPlatform/prometheus google/export/series_cache.go; prometheus-engine PR #132;
         # examples/hpa/README.md: "untyped metrics might have the unknown or unknown:counter
         # suffix"). The GAUGE one is read as is (ALIGN_NEXT_OLDER in the adapter).
+        # DCGM_FI_DEV_GPU_UTIL is a 0..100 gauge of the GPU's busy time, DCGM_FI_DEV_FB_USED a gauge of
+        # framebuffer MiB in use (prometheus-engine examples/nvidia-dcgm/exporter.yaml). No upstream
+        # sample target: 80 % and 12000 MiB are this project's defaults, to set per model.
         Signal("gpu-utilization", ALL_SERVERS, "dcgm_fi_dev_gpu_util", "unknown", "dcgm", "80", "percent"),
         Signal("gpu-memory", ALL_SERVERS, "dcgm_fi_dev_fb_used", "unknown", "dcgm", "12000", "MiB"),
     )
@@ -92,6 +105,30 @@ LATENCY = {
     "triton": ("nv_inference_request_duration_us", "counter-per-request"),
     "vllm": ("vllm:e2e_request_latency_seconds", "histogram"),
 }
+
+
+# States a serving pod passes through, and in which of them each signal has a value. A series
+# exists only once its exporter runs: the servers start serving /metrics with the model loaded
+# (TorchServe: ts_* only after the first inference, EXPORTED_WHEN_IDLE); GKE's DCGM exporter
+# reports a GPU's series whenever a pod holds it, loading included.
+STATES = ("loading", "idle", "serving")
+
+
+def present_in(signal: Signal, server: str) -> tuple[str, ...]:
+    """The states in which ``signal`` has a value for a pod of ``server``."""
+    if signal.source == "dcgm":
+        return STATES
+    return ("idle", "serving") if EXPORTED_WHEN_IDLE.get(server, True) else ("serving",)
+
+
+def held_states(signals: list[Signal], server: str) -> tuple[str, ...]:
+    """States in which some but not all of an HPA's signals have a value. Kubernetes skips a scale
+    down while any metric is missing ("If any of these metrics cannot be converted into a desired
+    replica count ... and a scale down is suggested by the metrics which can be fetched, scaling is
+    skipped": Kubernetes, Horizontal Pod Autoscaling, multiple metrics), so the HPA holds its
+    replicas in these states."""
+    present = [set(present_in(s, server)) for s in signals]
+    return tuple(st for st in STATES if any(st in p for p in present) and not all(st in p for p in present))
 
 
 def resolve(signal: str, server: str) -> Signal:

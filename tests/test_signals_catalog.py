@@ -34,3 +34,33 @@ def test_kv_cache_is_a_signal_the_config_accepts():
 
 def test_every_server_says_whether_its_series_exist_before_the_first_request():
     assert set(signals.EXPORTED_WHEN_IDLE) == {"torchserve", "triton", "vllm"}
+
+
+# Signals by pod state (issue 15, item 4) --------------------------------------------------------
+
+
+def test_torchserve_series_exist_only_once_the_model_has_served():
+    assert signals.present_in(signals.resolve("queue-latency", "torchserve"), "torchserve") == ("serving",)
+
+
+def test_dcgm_series_exist_in_every_state_a_pod_holds_its_gpu():
+    assert signals.present_in(signals.SIGNALS["gpu-utilization"], "vllm") == signals.STATES
+
+
+def test_pairing_torchserve_queue_latency_with_gpu_utilization_holds_while_idle():
+    pair = [signals.resolve("queue-latency", "torchserve"), signals.SIGNALS["gpu-utilization"]]
+    assert signals.held_states(pair, "torchserve") == ("loading", "idle")
+
+
+def test_pairing_two_vllm_gauges_never_holds():
+    pair = [signals.SIGNALS["queue-size"], signals.SIGNALS["batch-size"]]
+    assert signals.held_states(pair, "vllm") == ()
+
+
+def test_the_plan_says_which_hpa_holds_its_replicas_and_why(capsys):
+    from infra import plan
+
+    plan.main(["--stack", "staging"])
+    out = capsys.readouterr().out
+    assert "holds: serving/t5-small does not scale down while every pod is loading or idle" in out
+    assert "Kubernetes skips a scale-down while any metric is missing" in out
