@@ -774,6 +774,10 @@ def test_the_waived_root_workload_passes_with_only_net_bind_service():
     assert violations(kubernetes.security_context, DEPLOYMENT, _root_adapter(["NET_BIND_SERVICE"])) == []
 
 
+def test_a_waived_root_workload_may_also_keep_no_capability_at_all():
+    assert violations(kubernetes.security_context, DEPLOYMENT, _root_adapter([])) == []
+
+
 def test_the_waived_root_workload_fails_with_any_other_capability():
     found = violations(kubernetes.security_context, DEPLOYMENT, _root_adapter(["NET_BIND_SERVICE", "SYS_ADMIN"]))
     assert any("may run as root" in f for f in found) and any("SYS_ADMIN" in f for f in found)

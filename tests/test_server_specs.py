@@ -215,7 +215,13 @@ def test_without_the_waiver_only_the_root_converter_breaks_the_security_context_
 
 def test_prod_waiver_names_exactly_the_root_converter():
     waiver = policy_check.read_config_file(policy_check.default_config_path("prod"))
-    assert waiver == {"k8s-security-context": {"exemptWorkloads": ["serving/flan-t5-ft-convert"]}}
+    # rootWorkloads replaces the pack's default list, so it keeps the adapter beside the converter;
+    # the converter is waived for root only, every other security-context check still applies.
+    assert waiver == {
+        "k8s-security-context": {
+            "rootWorkloads": ["custom-metrics/custom-metrics-stackdriver-adapter", "serving/flan-t5-ft-convert"]
+        }
+    }
 
 
 def test_with_the_waiver_prod_has_no_security_context_finding():

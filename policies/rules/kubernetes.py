@@ -203,7 +203,7 @@ def check_probes(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
 
 
 # The one capability a container may add (Pod Security Standards, "restricted": capabilities.add
-# may hold only NET_BIND_SERVICE), and the only thing a waived root workload may do with root.
+# may hold only NET_BIND_SERVICE), and the most a waived root workload may keep.
 ROOT_CAPABILITIES = ("NET_BIND_SERVICE",)
 # Workloads that run as UID 0 to bind a port below 1024, each with its reason (README, exceptions):
 # the custom-metrics adapter serves the aggregated metrics APIs on 443 because a private cluster's
@@ -235,7 +235,7 @@ def check_security_context(props: Any, config: Mapping[str, Any]) -> Iterator[st
             UNKNOWN not in (non_root, user) and non_root is not True and not (isinstance(user, int) and user > 0)
         )
         waived = pod.name is not UNKNOWN and f"{pod.namespace}/{pod.name}" in set(config.get("rootWorkloads", ()))
-        if may_be_root and not (waived and add is not UNKNOWN and list(add) == list(ROOT_CAPABILITIES)):
+        if may_be_root and not (waived and add is not UNKNOWN and set(add) <= set(ROOT_CAPABILITIES)):
             yield f"container {name!r} may run as root; set securityContext.runAsNonRoot true (pod or container)"
         if add is not UNKNOWN and UNKNOWN not in add and set(add) - set(ROOT_CAPABILITIES):
             extra = ", ".join(sorted(set(add) - set(ROOT_CAPABILITIES)))
@@ -449,7 +449,7 @@ security_context = resource_policy(
             "items": {"type": "string"},
             "default": sorted(ROOT_WAIVERS),
             "description": "Workloads (<namespace>/<name>) that may run as root when every capability is dropped "
-            "but NET_BIND_SERVICE; every other check still applies.",
+            "(NET_BIND_SERVICE may stay); every other check still applies. Say why next to the entry.",
         },
     },
 )
