@@ -51,6 +51,8 @@ IMAGE_STREAMING_API = "containerfilesystem.googleapis.com"
 # Service Account Credentials API (generateAccessToken); with it off, pods get "IAM returned 403
 # Forbidden: IAM Service Account Credentials API has not been used in project" (google/kctf#194).
 WORKLOAD_IDENTITY_API = "iamcredentials.googleapis.com"
+# Binary Authorization evaluates the project's policy on every pod admission.
+BINARY_AUTHORIZATION_API = "binaryauthorization.googleapis.com"
 # A cluster sends its system logs and metrics (and Managed Prometheus its samples) to these.
 CLUSTER_TELEMETRY_APIS = ("logging.googleapis.com", "monitoring.googleapis.com")
 

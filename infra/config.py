@@ -146,6 +146,17 @@ def image_tag(image: str) -> str | None:
     return m.group("tag")
 
 
+class FlowLogs(_Model):
+    """VPC flow logs on the nodes' subnet (compute.v1 SubnetworkLogConfig)."""
+
+    enabled: bool | None = Field(None, description="default: on in prod")
+    sampling: float = Field(0.5, ge=0, le=1, description="fraction of flows logged (flowSampling)")
+    aggregation_interval: Literal[
+        "INTERVAL_5_SEC", "INTERVAL_30_SEC", "INTERVAL_1_MIN", "INTERVAL_5_MIN", "INTERVAL_10_MIN", "INTERVAL_15_MIN"
+    ] = "INTERVAL_5_SEC"
+    metadata: Literal["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"] = "INCLUDE_ALL_METADATA"
+
+
 class NetworkConfig(_Model):
     """The VPC the cluster lives in: created by the stack, or an existing one named here."""
 
@@ -157,6 +168,7 @@ class NetworkConfig(_Model):
     services_cidr: str = "10.20.0.0/20"
     pods_range_name: str = "pods"
     services_range_name: str = "services"
+    flow_logs: FlowLogs = FlowLogs()
 
     _check_cidrs = field_validator("nodes_cidr", "pods_cidr", "services_cidr")(_cidr)
 
@@ -223,6 +235,21 @@ class ClusterConfig(_Model):
         description="the endpoint the stack's kubeconfig and Kubernetes provider use; default dns "
         "(ip for mode: existing, whose endpoints the stack does not set)",
     )
+    intranode_visibility: bool | None = Field(
+        None, description="Standard only: same-node pod traffic through the VPC (flow logs see it); default on in prod"
+    )
+    binary_authorization: bool | None = Field(
+        None,
+        description="Binary Authorization with the project's singleton policy (PROJECT_SINGLETON_POLICY_ENFORCE); "
+        "default on in prod",
+    )
+    # ENTERPRISE is a deprecated value of container.v1 SecurityPostureConfig.mode; not offered.
+    security_posture: Literal["disabled", "basic"] = Field(
+        "basic", description="GKE security posture: workload configuration audit (basic is the free tier)"
+    )
+    rbac_groups: str | None = Field(
+        None, description="Google Groups for RBAC: the gke-security-groups@<domain> group (authenticatorGroupsConfig)"
+    )
     deploy_networks: tuple[str, ...] = Field(
         (),
         description="CIDRs pulumi up and destroy run from (self-hosted runners, a VPN) when the kubeconfig "
@@ -230,6 +257,14 @@ class ClusterConfig(_Model):
     )
 
     _check_deploy_networks = field_validator("deploy_networks")(lambda values: tuple(_cidr(v) for v in values))
+
+    @field_validator("rbac_groups")
+    @classmethod
+    def _rbac_group(cls, value: str | None) -> str | None:
+        # GKE: the group of groups must be named gke-security-groups@<your domain> (Google Groups for RBAC).
+        if value is not None and not re.fullmatch(r"gke-security-groups@[a-z0-9.-]+\.[a-z]{2,}", value):
+            raise ValueError(f"{value!r} is not a gke-security-groups@<domain> group; GKE accepts only that name")
+        return value
 
     @property
     def kubeconfig_via(self) -> str:
@@ -797,6 +832,21 @@ class StackConfig(_Model):
     def retain_bucket(self, bucket: BucketConfig) -> bool:
         return retain_default(self.environment, bucket.retain_on_delete)
 
+    @property
+    def flow_logs(self) -> bool:
+        fl = self.effective_network.flow_logs
+        return fl.enabled if fl.enabled is not None else self.environment == "prod"
+
+    @property
+    def intranode_visibility(self) -> bool:
+        iv = self.cluster.intranode_visibility
+        return iv if iv is not None else (self.environment == "prod" and self.cluster.mode == "standard")
+
+    @property
+    def binary_authorization(self) -> bool:
+        ba = self.cluster.binary_authorization
+        return ba if ba is not None else self.environment == "prod"
+
     def bucket_fate(self, bucket: BucketConfig) -> str:
         return bucket_fate(self.environment, bucket.force_destroy, bucket.protect, bucket.retain_on_delete)
 
@@ -968,6 +1018,33 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
                     f"Autopilot clusters are regional; use the region {cfg.region}",
                 )
             )
+    if mode == "autopilot" and cl.intranode_visibility:
+        add(
+            Problem(
+                ("cluster", "intranodeVisibility"),
+                True,
+                "Autopilot manages intranode visibility itself and the provider rejects the field with "
+                "enable_autopilot; remove it",
+            )
+        )
+    if mode == "existing":
+        for key in ("intranode_visibility", "binary_authorization", "rbac_groups"):
+            if getattr(cl, key) is not None:
+                add(
+                    Problem(
+                        ("cluster", to_camel(key)),
+                        getattr(cl, key),
+                        "is a setting of the cluster, which the stack does not manage in mode: existing; remove it",
+                    )
+                )
+    if cfg.network is not None and cfg.network.mode == "existing" and cfg.network.flow_logs.enabled:
+        add(
+            Problem(
+                ("network", "flowLogs", "enabled"),
+                True,
+                "flow logs are a setting of the subnetwork, which an existing network's owner manages; remove it",
+            )
+        )
     if cfg.autopilot and cl.driver_daemon_set != "none":
         add(
             Problem(

@@ -32,6 +32,10 @@ class NetworkArgs(ComponentArgs):
     pods_range_name: str = "pods"
     services_range_name: str = "services"
     nat: bool = False
+    # VPC flow logs on the nodes' subnet (None: off).
+    flow_logs_sampling: float | None = None
+    flow_logs_interval: str = "INTERVAL_5_SEC"
+    flow_logs_metadata: str = "INCLUDE_ALL_METADATA"
 
 
 class Network(pulumi.ComponentResource):
@@ -83,6 +87,14 @@ class Network(pulumi.ComponentResource):
                     range_name=args.services_range_name, ip_cidr_range=args.services_cidr
                 ),
             ],
+            # Flow logs: a log_config block turns them on (compute.v1 SubnetworkLogConfig).
+            log_config=gcp.compute.SubnetworkLogConfigArgs(
+                aggregation_interval=args.flow_logs_interval,
+                flow_sampling=args.flow_logs_sampling,
+                metadata=args.flow_logs_metadata,
+            )
+            if args.flow_logs_sampling is not None
+            else None,
             opts=apis.opts(gcp.compute.Subnetwork, child),
         )
         nat = None

@@ -97,6 +97,8 @@ def highlights(res: Captured) -> dict[str, Any]:
             "dnsEndpoint": ((i.get("controlPlaneEndpointsConfig") or {}).get("dnsEndpointConfig") or {}).get(
                 "allowExternalTraffic"
             ),
+            "binaryAuthorization": (i.get("binaryAuthorization") or {}).get("evaluationMode"),
+            "intranodeVisibility": i.get("enableIntranodeVisibility"),
             "deletionProtection": i.get("deletionProtection"),
             "workloadPool": (i.get("workloadIdentityConfig") or {}).get("workloadPool"),
         }
@@ -119,7 +121,14 @@ def highlights(res: Captured) -> dict[str, Any]:
         return out
     if t == "gcp:compute/subnetwork:Subnetwork":
         ranges = ",".join(f"{r['rangeName']}={r['ipCidrRange']}" for r in i.get("secondaryIpRanges") or [])
-        return {"name": i.get("name"), "region": i.get("region"), "cidr": i.get("ipCidrRange"), "secondary": ranges}
+        flows = (i.get("logConfig") or {}).get("flowSampling")
+        return {
+            "name": i.get("name"),
+            "region": i.get("region"),
+            "cidr": i.get("ipCidrRange"),
+            "secondary": ranges,
+            "flowLogs": f"{flows:g}" if flows is not None else None,
+        }
     if t == "gcp:storage/bucket:Bucket":
         return {
             "name": i.get("name"),

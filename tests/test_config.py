@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from infra import config
 from infra.offline import PROJECT_DIR, Capture, run_program
-from tests.conftest import as_pulumi_config, base_raw, raw_with
+from tests.conftest import as_pulumi_config, base_raw, raw_with, run_raw
 
 NS = "gke-gpu-serving"
 
@@ -446,3 +446,46 @@ def test_the_plan_prints_a_malformed_stack_file_without_a_traceback(tmp_path, ca
     assert plan.main(["--stack", "t", "--project-dir", str(tmp_path)]) == plan.EXIT_CONFIG
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Pulumi.t.yaml, line" in err
+
+
+# Hardening options --------------------------------------------------------------------------------
+
+
+def test_rbac_groups_must_be_the_gke_security_groups_group():
+    raw = raw_with(cluster={**base_raw()["cluster"], "rbacGroups": "admins@example.com"})
+    assert "gke-security-groups@<domain>" in only_line_for(raw, f"{NS}:cluster.rbacGroups")
+
+
+def test_rbac_groups_reach_the_cluster():
+    raw = raw_with(cluster={**base_raw()["cluster"], "rbacGroups": "gke-security-groups@example.com"})
+    c = run_raw(raw).one("gcp:container/cluster:Cluster").inputs
+    assert c["authenticatorGroupsConfig"] == {"securityGroup": "gke-security-groups@example.com"}
+
+
+def test_intranode_visibility_on_autopilot_is_rejected():
+    raw = raw_with(
+        cluster={
+            "mode": "autopilot",
+            "location": "us-central1",
+            "deletionProtection": False,
+            "intranodeVisibility": True,
+        },
+        gpuPools=[],
+        models=[],
+    )
+    assert "enable_autopilot" in only_line_for(raw, f"{NS}:cluster.intranodeVisibility")
+
+
+def test_flow_logs_on_an_existing_network_are_rejected():
+    raw = raw_with(network={"mode": "existing", "name": "n", "subnetwork": "s", "flowLogs": {"enabled": True}})
+    assert "existing network" in only_line_for(raw, f"{NS}:network.flowLogs.enabled")
+
+
+def test_flow_log_sampling_is_a_fraction():
+    raw = raw_with(network={"flowLogs": {"sampling": 1.5}})
+    assert only_line_for(raw, f"{NS}:network.flowLogs.sampling")
+
+
+def test_enterprise_security_posture_is_not_offered():
+    raw = raw_with(cluster={**base_raw()["cluster"], "securityPosture": "enterprise"})
+    assert only_line_for(raw, f"{NS}:cluster.securityPosture")

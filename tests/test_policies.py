@@ -34,11 +34,13 @@ MANDATORY = {
     "k8s-security-context",
     "k8s-image-pinned",
     "k8s-prod-load-balancer-opt-in",
+    "gke-prod-binary-authorization",
+    "gcp-prod-flow-logs",
 }
 
 
-def test_the_pack_has_27_rules():
-    assert len(POLICIES) == 27
+def test_the_pack_has_29_rules():
+    assert len(POLICIES) == 29
 
 
 def test_rule_names_are_unique_kebab_case():
@@ -57,9 +59,9 @@ def test_mandatory_is_exactly_the_security_and_data_loss_rules():
     assert others == {EnforcementLevel.ADVISORY}
 
 
-def test_two_stack_policies_and_the_rest_resource_policies():
+def test_three_stack_policies_and_the_rest_resource_policies():
     stack = [p.name for p in POLICIES if isinstance(p, StackValidationPolicy)]
-    assert stack == ["gpu-stack-budget", "gpu-prod-on-demand-capacity"]
+    assert stack == ["gpu-stack-budget", "gpu-prod-on-demand-capacity", "gcp-prod-flow-logs"]
     assert all(isinstance(p, ResourceValidationPolicy | StackValidationPolicy) for p in POLICIES)
 
 

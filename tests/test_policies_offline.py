@@ -156,7 +156,7 @@ def test_a_disabled_rule_reports_nothing():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"gpu-pool-tain": "advisory"}, "gpu-pool-tain: no such policy in the pack (27 policies)"),
+        ({"gpu-pool-tain": "advisory"}, "gpu-pool-tain: no such policy in the pack (29 policies)"),
         ({"gpu-pool-taint": "blocking"}, "gpu-pool-taint: 'blocking' is not an enforcement level"),
         ({"gpu-pool-bounded-autoscaling": {"maxnodes": 4}}, "gpu-pool-bounded-autoscaling.maxnodes: not a setting"),
         (
@@ -176,14 +176,14 @@ def test_config_files_in_policies_config_are_valid():
 
 
 def test_report_groups_by_level_with_mandatory_first():
-    text = policy_check.render(policy_check.evaluate(bad_capture()), 27, "rule defaults")
+    text = policy_check.render(policy_check.evaluate(bad_capture()), 29, "rule defaults")
     lines = text.splitlines()
-    assert lines[0] == "Policy findings (pack policies/, 27 policies, config: rule defaults):"
+    assert lines[0] == "Policy findings (pack policies/, 29 policies, config: rule defaults):"
     assert lines.index("  mandatory (4):") < lines.index("  advisory (1):")
 
 
 def test_report_without_findings_says_none():
-    assert policy_check.render([], 27, "rule defaults").endswith(": none")
+    assert policy_check.render([], 29, "rule defaults").endswith(": none")
 
 
 def test_stack_findings_name_the_stack():

@@ -67,6 +67,7 @@ CLUSTER_OK = {
     "deletionProtection": True,
     "releaseChannel": {"channel": "STABLE"},
     "nodeConfig": {"workloadMetadataConfig": {"mode": "GKE_METADATA"}},
+    "binaryAuthorization": {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"},
     "resourceLabels": {"environment": "prod"},
 }
 POOL_OK = {
@@ -147,6 +148,7 @@ HAPPY = [
     (gke.private_nodes, CLUSTER, CLUSTER_OK),
     (gke.deletion_protection, CLUSTER, CLUSTER_OK),
     (gke.release_channel, CLUSTER, CLUSTER_OK),
+    (gke.binary_authorization, CLUSTER, CLUSTER_OK),
     (gpu.taint, POOL, POOL_OK),
     (gpu.bounded_autoscaling, POOL, POOL_OK),
     (gpu.machine_pairing, POOL, POOL_OK),
@@ -229,6 +231,16 @@ FAILS = [
         False,
         "a prod cluster must have private nodes (no external IPs): set "
         "privateClusterConfig.enablePrivateNodes true (cluster.privateNodes in the stack config)",
+    ),
+    (
+        gke.binary_authorization,
+        CLUSTER,
+        CLUSTER_OK,
+        ("binaryAuthorization",),
+        DELETE,
+        "a prod cluster must admit only images the project's Binary Authorization policy allows: set "
+        "binaryAuthorization.evaluationMode PROJECT_SINGLETON_POLICY_ENFORCE (cluster.binaryAuthorization in the "
+        "stack config)",
     ),
     (
         gke.deletion_protection,
@@ -591,6 +603,7 @@ UNKNOWNS = [
     (gke.private_nodes, CLUSTER, CLUSTER_OK, ("resourceLabels",), UNKNOWN_STRING_VALUE),
     (gke.deletion_protection, CLUSTER, CLUSTER_OK, ("deletionProtection",), UNKNOWN_BOOLEAN_VALUE),
     (gke.release_channel, CLUSTER, CLUSTER_OK, ("releaseChannel", "channel"), UNKNOWN_STRING_VALUE),
+    (gke.binary_authorization, CLUSTER, CLUSTER_OK, ("binaryAuthorization", "evaluationMode"), UNKNOWN_STRING_VALUE),
     (gpu.taint, POOL, POOL_OK, ("nodeConfig", "taints"), UNKNOWN_ARRAY_VALUE),
     (gpu.bounded_autoscaling, POOL, POOL_OK, ("autoscaling", "totalMaxNodeCount"), UNKNOWN_NUMBER_VALUE),
     (gpu.machine_pairing, POOL, POOL_OK, ("nodeConfig", "machineType"), UNKNOWN_STRING_VALUE),
@@ -920,3 +933,34 @@ def test_unlabelled_pool_takes_the_environment_of_the_only_cluster():
     dev_cluster = (CLUSTER, "c", changed(CLUSTER_OK, ("resourceLabels", "environment"), "dev"))
     assert stack_violations(stack.on_demand_capacity, [dev_cluster, bare]) == []
     assert len(stack_violations(stack.on_demand_capacity, [bare])) == 1
+
+
+# Flow logs (stack policy) -----------------------------------------------------------------------
+
+SUBNET = "gcp:compute/subnetwork:Subnetwork"
+SUBNET_OK = {
+    "name": "gpu-serving-prod-nodes",
+    "logConfig": {"flowSampling": 0.5, "aggregationInterval": "INTERVAL_5_SEC"},
+}
+
+
+def test_a_prod_stack_subnetwork_with_flow_logs_passes():
+    assert stack_violations(stack.flow_logs, [(CLUSTER, "c", CLUSTER_OK), (SUBNET, "s", SUBNET_OK)]) == []
+
+
+def test_a_prod_stack_subnetwork_without_flow_logs_is_reported():
+    (violation,) = stack_violations(stack.flow_logs, [(CLUSTER, "c", CLUSTER_OK), (SUBNET, "s", {"name": "n"})])
+    assert violation[0] == (
+        "subnetwork n of a prod cluster logs no flows: set logConfig with flowSampling > 0 "
+        "(network.flowLogs in the stack config)"
+    )
+
+
+def test_zero_flow_sampling_logs_no_flows():
+    sampled_none = {**SUBNET_OK, "logConfig": {"flowSampling": 0}}
+    assert len(stack_violations(stack.flow_logs, [(CLUSTER, "c", CLUSTER_OK), (SUBNET, "s", sampled_none)])) == 1
+
+
+def test_a_dev_stack_subnetwork_needs_no_flow_logs():
+    dev = changed(CLUSTER_OK, ("resourceLabels", "environment"), "dev")
+    assert stack_violations(stack.flow_logs, [(CLUSTER, "c", dev), (SUBNET, "s", {"name": "n"})]) == []

@@ -225,3 +225,41 @@ def test_nodes_that_stream_images_hold_the_service_usage_consumer_role(any_stack
         m.inputs["role"] for m in capture.of_type(PROJECT_MEMBER) if m.inputs["member"] == f"serviceAccount:{email}"
     }
     assert "roles/serviceusage.serviceUsageConsumer" in roles
+
+
+# Hardening (issue 17: prod cluster and network) -------------------------------------------------
+
+
+def test_prod_subnet_logs_half_of_its_flows():
+    subnet = stack_capture("prod").one("gcp:compute/subnetwork:Subnetwork").inputs
+    assert subnet["logConfig"] == {
+        "aggregationInterval": "INTERVAL_5_SEC",
+        "flowSampling": 0.5,
+        "metadata": "INCLUDE_ALL_METADATA",
+    }
+
+
+def test_dev_subnet_logs_no_flows_by_default():
+    assert "logConfig" not in stack_capture("dev").one("gcp:compute/subnetwork:Subnetwork").inputs
+
+
+def test_prod_cluster_has_intranode_visibility_and_binary_authorization():
+    c = stack_capture("prod").one(CLUSTER).inputs
+    assert c["enableIntranodeVisibility"] is True
+    assert c["binaryAuthorization"] == {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
+
+
+def test_dev_cluster_has_no_binary_authorization_by_default():
+    assert "binaryAuthorization" not in stack_capture("dev").one(CLUSTER).inputs
+
+
+def test_every_cluster_runs_the_basic_security_posture(any_stack):
+    _, capture = any_stack
+    assert capture.one(CLUSTER).inputs["securityPostureConfig"] == {"mode": "BASIC"}
+
+
+def test_staging_ip_endpoint_is_behind_authorized_networks_like_prod():
+    c = stack_capture("staging").one(CLUSTER).inputs
+    assert c["masterAuthorizedNetworksConfig"]["cidrBlocks"] == [
+        {"cidrBlock": "10.0.0.0/8", "displayName": "corporate-vpn"}
+    ]

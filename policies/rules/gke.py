@@ -107,6 +107,22 @@ def check_release_channel(props: Any, config: Mapping[str, Any]) -> Iterator[str
     )
 
 
+BINAUTHZ_ENFORCE = "PROJECT_SINGLETON_POLICY_ENFORCE"  # container.v1 BinaryAuthorization.evaluationMode
+
+
+def check_binary_authorization(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    env = gcp_environment(props, "resourceLabels")
+    if not in_scope(env, config["environments"]):
+        return
+    mode = get(props, "binaryAuthorization", "evaluationMode")
+    if mode is UNKNOWN or mode == BINAUTHZ_ENFORCE:
+        return
+    yield (
+        f"a {env} cluster must admit only images the project's Binary Authorization policy allows: set "
+        f"binaryAuthorization.evaluationMode {BINAUTHZ_ENFORCE} (cluster.binaryAuthorization in the stack config)"
+    )
+
+
 workload_identity = resource_policy(
     name="gke-workload-identity",
     description="GKE clusters run Workload Identity, so pods get their own Google identity, never the node's.",
@@ -148,4 +164,20 @@ release_channel = resource_policy(
     check=check_release_channel,
 )
 
-POLICIES = [workload_identity, metadata_server, private_nodes, deletion_protection, release_channel]
+binary_authorization = resource_policy(
+    name="gke-prod-binary-authorization",
+    description="Production clusters enforce the project's Binary Authorization policy on every image.",
+    types=[CLUSTER],
+    check=check_binary_authorization,
+    level=EnforcementLevel.MANDATORY,
+    config={"environments": environments_config(["prod"], "whose clusters must enforce Binary Authorization")},
+)
+
+POLICIES = [
+    workload_identity,
+    metadata_server,
+    private_nodes,
+    deletion_protection,
+    release_channel,
+    binary_authorization,
+]

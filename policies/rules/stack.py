@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from pulumi_policy import EnforcementLevel
+
 from ._props import (
     GCP_ENV_LABEL,
     UNKNOWN,
@@ -141,6 +143,43 @@ def check_on_demand_capacity(resources: Sequence[Any], config: Mapping[str, Any]
             )
 
 
+SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
+
+
+def check_flow_logs(resources: Sequence[Any], config: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
+    """A stack whose cluster is in scope logs the flows of every subnetwork it creates: subnetworks
+    carry no labels, so their environment is their stack cluster's."""
+    envs = {
+        get(r.props, "resourceLabels", GCP_ENV_LABEL, default=UNLABELLED_ENVIRONMENT)
+        for r in resources
+        if r.resource_type == CLUSTER
+    }
+    scoped = [e for e in envs if e is not UNKNOWN and in_scope(e, config["environments"])]
+    if not scoped:
+        return
+    for r in resources:
+        if r.resource_type != SUBNETWORK:
+            continue
+        log = get(r.props, "logConfig")
+        if log is UNKNOWN:
+            continue
+        sampling = number(get(log, "flowSampling")) if log else None
+        if not log or (isinstance(sampling, (int, float)) and sampling <= 0):
+            yield (
+                f"subnetwork {get(r.props, 'name')} of a {scoped[0]} cluster logs no flows: set logConfig with "
+                "flowSampling > 0 (network.flowLogs in the stack config)",
+                r.urn,
+            )
+
+
+flow_logs = stack_policy(
+    name="gcp-prod-flow-logs",
+    description="The subnetworks of a production stack keep VPC flow logs, so traffic can be investigated afterwards.",
+    check=check_flow_logs,
+    level=EnforcementLevel.MANDATORY,
+    config={"environments": environments_config(["prod"], "whose subnetworks must log flows")},
+)
+
 gpu_budget = stack_policy(
     name="gpu-stack-budget",
     description="The GPU pools of an environment can scale to at most its GPU budget (sum of maxNodes x gpusPerNode).",
@@ -168,4 +207,4 @@ on_demand_capacity = stack_policy(
     config={"environments": environments_config(["prod"], "that need on-demand GPU capacity")},
 )
 
-POLICIES = [gpu_budget, on_demand_capacity]
+POLICIES = [gpu_budget, on_demand_capacity, flow_logs]

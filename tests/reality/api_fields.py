@@ -88,6 +88,7 @@ SHAPES: dict[str, ApiShape] = {
             "clusterAutoscaling.autoProvisioningDefaults": "autoscaling.autoprovisioningNodePoolDefaults",
             "clusterAutoscaling": "autoscaling",
             "loggingConfig.enableComponents": "loggingConfig.componentConfig.enableComponents",
+            "enableIntranodeVisibility": "networkConfig.enableIntraNodeVisibility",
         },
         # networking_mode VPC_NATIVE is alias IPs (resource_container_cluster.go expandIPAllocationPolicy).
         values={"networkingMode": lambda v: v == "VPC_NATIVE"},

@@ -30,7 +30,22 @@ def variant_raws() -> dict[str, dict]:
         kubeconfigEndpoint="ip",
         deployNetworks=["10.8.0.0/16"],
     )
-    return {"time-sharing": shared, "mps": mps, "direct": direct, "existing": existing, "ip-endpoint": ip_endpoint}
+    hardened = base_raw()
+    hardened["cluster"].update(
+        binaryAuthorization=True,
+        intranodeVisibility=True,
+        securityPosture="disabled",
+        rbacGroups="gke-security-groups@example.com",
+    )
+    hardened["network"] = {"flowLogs": {"enabled": True, "sampling": 0.2, "aggregationInterval": "INTERVAL_1_MIN"}}
+    return {
+        "time-sharing": shared,
+        "mps": mps,
+        "direct": direct,
+        "existing": existing,
+        "ip-endpoint": ip_endpoint,
+        "hardened": hardened,
+    }
 
 
 @cache

@@ -112,6 +112,11 @@ def _feature_apis(capture: Capture, graph: Graph) -> Iterator[str]:
         missing = set(apis.CLUSTER_TELEMETRY_APIS) - enabled_before(graph, graph.ancestors(res))
         if missing:
             yield f"cluster {res.name} sends logs and metrics before {sorted(missing)} are enabled"
+        enforced = (res.inputs.get("binaryAuthorization") or {}).get(
+            "evaluationMode"
+        ) == "PROJECT_SINGLETON_POLICY_ENFORCE"
+        if enforced and apis.BINARY_AUTHORIZATION_API not in enabled_before(graph, graph.ancestors(res)):
+            yield f"cluster {res.name} enforces Binary Authorization before {apis.BINARY_AUTHORIZATION_API} is enabled"
     streaming = [
         p for p in capture.of_type(NODE_POOL) if (p.inputs["nodeConfig"].get("gcfsConfig") or {}).get("enabled")
     ]
@@ -279,7 +284,8 @@ PRECONDITIONS = (
     Precondition(
         "feature-apis-before-features",
         "Image streaming needs the Container File System API; KSA->GSA token exchange the IAM Service "
-        "Account Credentials API; a cluster writes to Cloud Logging and Cloud Monitoring.",
+        "Account Credentials API; a cluster writes to Cloud Logging and Cloud Monitoring; Binary "
+        "Authorization evaluates the project's policy through its API.",
         "GKE 'Use Image streaming' (Requirements); google/kctf#194; GKE observability",
         _feature_apis,
     ),

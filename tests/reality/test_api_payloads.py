@@ -130,3 +130,21 @@ def test_every_release_channel_the_config_accepts_is_a_current_api_value():
 
 def test_gpu_taint_effect_is_a_container_api_value():
     assert node_pools.gpu_taint()["effect"] in discovery.enum("container.v1", "NodeTaint", "effect")
+
+
+def test_every_security_posture_the_config_accepts_is_a_current_api_value():
+    node = discovery.field("container.v1", "SecurityPostureConfig", "mode")
+    current = {
+        v
+        for v, old in zip(node["enum"], node.get("enumDeprecated", [False] * len(node["enum"])), strict=True)
+        if not old
+    }
+    assert {v.upper() for v in config.ClusterConfig.model_fields["security_posture"].annotation.__args__} <= current
+
+
+def test_vulnerability_scanning_is_not_set_because_the_api_no_longer_supports_it():
+    node = discovery.field("container.v1", "SecurityPostureConfig", "vulnerabilityMode")
+    assert node["deprecated"] is True and "no longer supported" in node["description"]
+    for label, get in CAPTURES:
+        for res in get().of_type("gcp:container/cluster:Cluster"):
+            assert "vulnerabilityMode" not in (res.inputs.get("securityPostureConfig") or {}), label
