@@ -87,7 +87,8 @@ class Network(pulumi.ComponentResource):
                     range_name=args.services_range_name, ip_cidr_range=args.services_cidr
                 ),
             ],
-            # Flow logs: a log_config block turns them on (compute.v1 SubnetworkLogConfig).
+            # Flow logs: the provider sends enable: true exactly when this block is present
+            # (terraform-provider-google resource_compute_subnetwork.go, expandComputeSubnetworkLogConfig).
             log_config=gcp.compute.SubnetworkLogConfigArgs(
                 aggregation_interval=args.flow_logs_interval,
                 flow_sampling=args.flow_logs_sampling,

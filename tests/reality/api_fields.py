@@ -61,6 +61,13 @@ def _service_account(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _subnetwork(body: dict[str, Any]) -> dict[str, Any]:
+    # resource_compute_subnetwork.go expandComputeSubnetworkLogConfig: a log_config block is sent
+    # with enable: true, no block as enable: false.
+    body["logConfig"] = {**body["logConfig"], "enable": True} if "logConfig" in body else {"enable": False}
+    return body
+
+
 def _dashboard(body: dict[str, Any]) -> dict[str, Any]:
     # resource_monitoring_dashboard.go: dashboard_json is the request body itself.
     return json.loads(body["dashboardJson"])
@@ -154,7 +161,9 @@ SHAPES: dict[str, ApiShape] = {
         provider_only={"project": PATH_PARAMS},
         renames={"routingMode": "routingConfig.routingMode"},
     ),
-    "gcp:compute/subnetwork:Subnetwork": ApiShape("compute.v1", "Subnetwork", provider_only={"project": PATH_PARAMS}),
+    "gcp:compute/subnetwork:Subnetwork": ApiShape(
+        "compute.v1", "Subnetwork", provider_only={"project": PATH_PARAMS}, reshape=_subnetwork
+    ),
     "gcp:compute/router:Router": ApiShape("compute.v1", "Router", provider_only={"project": PATH_PARAMS}),
     "gcp:compute/routerNat:RouterNat": ApiShape(
         "compute.v1",
