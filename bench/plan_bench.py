@@ -25,7 +25,7 @@ PROVIDER_PREFIXES = ("pulumi_gcp", "pulumi_kubernetes", "pulumi_random")
 
 _DISCOVER = """
 import io, json, sys, contextlib
-from infra import plan
+from tooling import plan
 with contextlib.redirect_stdout(io.StringIO()):
     plan.main(["--stack", sys.argv[1]])
 mods = sorted(m for m in sys.modules if m.split(".")[0] in {prefixes!r})
@@ -48,7 +48,7 @@ def timed(cmd: list[str]) -> float:
 def bench(stack: str, rounds: int) -> tuple[float, float]:
     modules = provider_modules(stack)
     floor_cmd = [sys.executable, "-c", "import pulumi\n" + "\n".join(f"import {m}" for m in modules)]
-    plan_cmd = [sys.executable, "-m", "infra.plan", "--stack", stack]
+    plan_cmd = [sys.executable, "-m", "tooling.plan", "--stack", stack]
     plans, floors = [], []
     timed(plan_cmd)  # warm the OS file cache once for both
     for _ in range(rounds):

@@ -1,6 +1,6 @@
 """Shared fixtures: the example stacks run once each under mocks, and a config builder.
 
-Everything runs in-process through the Pulumi SDK's mock runtime (``infra.offline``): no
+Everything runs in-process through the Pulumi SDK's mock runtime (``tooling.offline``): no
 cloud, no credentials, no Pulumi CLI.
 """
 
@@ -13,8 +13,8 @@ from functools import cache
 import pulumi
 import pytest
 
-from infra import offline
-from infra.offline import Capture
+from tooling import offline
+from tooling.offline import Capture
 
 STACKS = ("dev", "staging", "prod")
 PROJECT = "replace-with-your-project-id"

@@ -7,9 +7,10 @@ import math
 
 import pytest
 
-from infra import capacity, catalog, config, offline, plan, plan_diff
+from infra import capacity, catalog, config
 from tests.conftest import base_raw, raw_with, run_raw
 from tests.test_config import NS, errors, only_line_for
+from tooling import offline, plan, plan_diff
 
 
 def _model(**changes) -> dict:

@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from infra import config
-from infra.offline import PROJECT_DIR, Capture, run_program
 from tests.conftest import as_pulumi_config, base_raw, raw_with, run_raw
+from tooling.offline import PROJECT_DIR, Capture, run_program
 
 NS = "gke-gpu-serving"
 
@@ -439,7 +439,7 @@ def test_a_list_key_given_a_mapping_says_to_write_a_list():
 
 
 def test_the_plan_prints_a_malformed_stack_file_without_a_traceback(tmp_path, capsys):
-    from infra import plan
+    from tooling import plan
 
     (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
     (tmp_path / "Pulumi.t.yaml").write_text("config: [\n")

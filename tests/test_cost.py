@@ -10,10 +10,11 @@ import datetime as dt
 
 import pytest
 
-from infra import config, cost, offline
-from infra.cost import PriceTable
-from infra.plan_diff import stack_config_of
+from infra import config
 from tests.conftest import base_raw, raw_with
+from tooling import cost, offline
+from tooling.cost import PriceTable
+from tooling.plan_diff import stack_config_of
 
 TABLE = PriceTable.model_validate(
     {
@@ -156,7 +157,7 @@ def test_existing_autopilot_cluster_prices_pods_but_no_fee():
 
 def test_machine_without_a_price_is_listed_and_left_out_of_totals():
     est = cost.estimate(_standard(machineType="n1-standard-16"), TABLE)
-    assert est.unpriced == ("machine type n1-standard-16 (add it to infra/data/prices.yaml)",)
+    assert est.unpriced == ("machine type n1-standard-16 (add it to tooling/data/prices.yaml)",)
     assert est.hourly_max == pytest.approx(0.10 + 0.40)
 
 
@@ -175,7 +176,7 @@ def test_signed_money_shows_direction():
     assert [cost.signed_money(v) for v in (277.4, -3.5, 0.001)] == ["+$277.40", "-$3.50", "$0.00"]
 
 
-# Expected figures, worked by hand from infra/data/prices.yaml (2026-11-22, us-central1). GPU
+# Expected figures, worked by hand from tooling/data/prices.yaml (2026-11-22, us-central1). GPU
 # pools count the nodes their models' replicas need (infra/capacity.py; 1 GPU per pod and node):
 #   dev:     t4 spot node 0.0963+0.14 = 0.2363; t5-small 1..2 + resnet50 1..2 -> 2..4 nodes
 #            min 0.10 + 0.13402 + 2x0.2363 = 0.70662/h;  max 0.10 + 2x0.13402 + 4x0.2363 = 1.31324/h

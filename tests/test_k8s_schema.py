@@ -9,10 +9,10 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from infra.offline import run_program
-from infra.plan import kubernetes_manifest
 from tests.conftest import STACKS, as_pulumi_config, raw_with, stack_capture
 from tests.reality import crds
+from tooling.offline import run_program
+from tooling.plan import kubernetes_manifest
 
 KUBERNETES_MINOR = "1.34"
 

@@ -192,7 +192,7 @@ def test_some_example_model_scales_on_a_gpu_signal():
 
 
 def _raw(stack):
-    from infra.offline import read_stack_config
+    from tooling.offline import read_stack_config
 
     cfg, _ = read_stack_config(stack)
     return {k.split(":", 1)[1]: config.decode_value(v) for k, v in cfg.items()}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from infra import plan
-from infra.offline import PROJECT_DIR
 from tests.conftest import stack_capture
+from tooling import plan
+from tooling.offline import PROJECT_DIR
 
 
 def test_plan_prints_resources_grouped_with_a_summary(capsys):
@@ -57,7 +57,7 @@ def _bad_project(tmp_path: Path) -> Path:
 def test_bad_config_exits_2_with_the_key_and_no_traceback(tmp_path):
     project = _bad_project(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "infra.plan", "--stack", "bad", "--project-dir", str(project)],
+        [sys.executable, "-m", "tooling.plan", "--stack", "bad", "--project-dir", str(project)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -66,3 +66,12 @@ def test_bad_config_exits_2_with_the_key_and_no_traceback(tmp_path):
     assert result.returncode == 2
     assert "gke-gpu-serving:gpuPools[0].machineType" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_the_same_stack_always_prints_the_same_plan(capsys):
+    # Registration order varies with when dependencies resolve; the plan must not.
+    outputs = []
+    for _ in range(2):
+        plan.main(["--stack", "prod"])
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]

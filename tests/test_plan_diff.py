@@ -7,10 +7,10 @@ from functools import cache
 
 import pytest
 
-from infra import cost, offline, plan, plan_diff, plan_report
-from infra.offline import SECRET_PLACEHOLDER, Captured
-from infra.plan_diff import PlanDocument, SavedResource, StackPlan
 from tests.conftest import stack_capture
+from tooling import cost, offline, plan, plan_diff, plan_report
+from tooling.offline import SECRET_PLACEHOLDER, Captured
+from tooling.plan_diff import PlanDocument, SavedResource, StackPlan
 
 SECRET_ENVELOPE = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "hunter2"}
 
@@ -155,7 +155,7 @@ def test_every_cloud_resource_type_of_the_examples_has_force_new_fields(any_stac
     _, capture = any_stack
     types = {r.type for r in capture.resources if r.custom and r.type.startswith(("gcp:", "random:"))}
     missing = sorted(t for t in types if not plan_diff.force_new_paths(t))
-    assert missing == [], f"add the provider's force-new fields of {missing} to FORCE_NEW in infra/plan_diff.py"
+    assert missing == [], f"add the provider's force-new fields of {missing} to FORCE_NEW in tooling/plan_diff.py"
 
 
 def test_ignored_changes_are_not_reported():

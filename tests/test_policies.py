@@ -12,8 +12,8 @@ import yaml
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from infra import catalog
-from infra.offline import PROJECT_DIR
 from policies.rules import POLICIES, gpu
+from tooling.offline import PROJECT_DIR
 
 POLICY_DIR = PROJECT_DIR / "policies"
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)+$")

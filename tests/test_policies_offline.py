@@ -1,4 +1,4 @@
-"""The pack run offline (infra/policy_check.py): example stacks, the bad fixture, policy config."""
+"""The pack run offline (tooling/policy_check.py): example stacks, the bad fixture, policy config."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from functools import cache
 import pytest
 from pulumi_policy import EnforcementLevel
 
-from infra import offline, policy_check
-from infra.offline import PROJECT_DIR
 from tests.conftest import STACKS, stack_capture
+from tooling import offline, policy_check
+from tooling.offline import PROJECT_DIR
 
 BAD_PROJECT = PROJECT_DIR / "tests" / "fixtures" / "policy_bad"
 BAD_LINES = [
@@ -80,7 +80,7 @@ def test_bad_project_violations_are_mandatory_except_the_missing_taint():
 
 def test_plan_of_the_bad_project_prints_the_findings_and_exits_3():
     result = subprocess.run(
-        [sys.executable, "-m", "infra.plan", "--stack", "bad", "--project-dir", "tests/fixtures/policy_bad"],
+        [sys.executable, "-m", "tooling.plan", "--stack", "bad", "--project-dir", "tests/fixtures/policy_bad"],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -100,7 +100,7 @@ def test_downgrading_every_rule_to_advisory_lets_the_bad_plan_pass(tmp_path):
         [
             sys.executable,
             "-m",
-            "infra.plan",
+            "tooling.plan",
             "--stack",
             "bad",
             "--project-dir",

@@ -2,7 +2,7 @@
 
 Each rule gets a happy-path resource that passes, one-field changes that fail with the exact
 message, and the same resource with a value unknown at preview, which must neither raise nor
-report. Resources go through ``infra.policy_check.engine_view`` (protobuf ``Struct`` and
+report. Resources go through ``tooling.policy_check.engine_view`` (protobuf ``Struct`` and
 pulumi-policy's unknown-checking proxy, as the analyzer builds them) into the policy's real
 ``validate`` with real ``ResourceValidationArgs``. No test constructs ``PolicyPack``.
 """
@@ -22,8 +22,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE
 
-from infra.policy_check import engine_view
 from policies.rules import gke, gpu, iam, kubernetes, stack, storage
+from tooling.policy_check import engine_view
 
 CLUSTER = "gcp:container/cluster:Cluster"
 POOL = "gcp:container/nodePool:NodePool"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from infra.offline import PROJECT_DIR
+from tooling.offline import PROJECT_DIR
 
 README = (PROJECT_DIR / "README.md").read_text()
 COMMANDS = re.search(r"```bash\n(.*?)```", README, re.S).group(1)
@@ -19,7 +19,7 @@ def test_readme_starts_with_the_two_commands():
 def test_first_command_sets_up_and_plans_dev_offline():
     assert COMMAND_LINES[0].startswith("python3 -m venv .venv && ")
     assert "-r requirements.txt" in COMMAND_LINES[0]
-    assert COMMAND_LINES[0].endswith("python -m infra.plan --stack dev")
+    assert COMMAND_LINES[0].endswith("python -m tooling.plan --stack dev")
 
 
 def test_second_command_sets_up_and_runs_the_tests():

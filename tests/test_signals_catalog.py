@@ -58,7 +58,7 @@ def test_pairing_two_vllm_gauges_never_holds():
 
 
 def test_the_plan_says_which_hpa_holds_its_replicas_and_why(capsys):
-    from infra import plan
+    from tooling import plan
 
     plan.main(["--stack", "staging"])
     out = capsys.readouterr().out

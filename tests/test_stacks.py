@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from infra import capacity, naming, offline, plan_diff
+from infra import capacity, naming
 from tests.conftest import STACKS, stack_capture
+from tooling import offline, plan_diff
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

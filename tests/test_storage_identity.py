@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from infra import config, identity, platform, storage
-from infra.offline import read_stack_config
 from tests.conftest import STACKS, raw_with, run_raw, stack_capture
+from tooling.offline import read_stack_config
 
 BUCKET = "gcp:storage/bucket:Bucket"
 BUCKET_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import teardown
-from infra.teardown import FLAG_PATH
+from tooling import teardown
+from tooling.teardown import FLAG_PATH
 
 
 def _doc(deletion_protection=..., environment="dev", mode="standard") -> dict:
@@ -136,7 +136,7 @@ def test_cli_reads_the_given_project_dir(tmp_path: Path):
 
 
 def test_module_runs_as_the_workflow_calls_it_and_imports_no_pulumi():
-    probe = "import sys, runpy; sys.argv=['x','--stack','prod']\ntry: runpy.run_module('infra.teardown', run_name='__main__')\nexcept SystemExit as e: print(e.code, 'pulumi' in sys.modules)"
+    probe = "import sys, runpy; sys.argv=['x','--stack','prod']\ntry: runpy.run_module('tooling.teardown', run_name='__main__')\nexcept SystemExit as e: print(e.code, 'pulumi' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=teardown.PROJECT_DIR
     )

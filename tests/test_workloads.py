@@ -8,10 +8,10 @@ from functools import cache
 import pytest
 
 from infra import catalog, config, platform
-from infra.offline import Capture
-from infra.plan import highlights, kubernetes_manifest
 from tests.conftest import STACKS, raw_with, run_raw, stack_capture
 from tests.test_workload_config import FT_STORAGE, predictor_model
+from tooling.offline import Capture
+from tooling.plan import highlights, kubernetes_manifest
 from workloads import jobs, pod, webapp
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -424,7 +424,7 @@ def test_every_other_kubernetes_object_dies_with_the_cluster(stack):
 
 
 def test_opted_in_prod_load_balancer_passes_the_policy_pack():
-    from infra import policy_check
+    from tooling import policy_check
 
     raw = raw_with(
         environment="prod",

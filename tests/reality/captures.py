@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from infra.offline import Capture
 from tests.conftest import STACKS, base_raw, run_raw, stack_capture
+from tooling.offline import Capture
 
 
 def variant_raws() -> dict[str, dict]:

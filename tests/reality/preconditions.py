@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from infra import apis
-from infra.offline import Capture, Captured
+from tooling.offline import Capture, Captured
 
 SERVICE = "gcp:projects/service:Service"
 CLUSTER = "gcp:container/cluster:Cluster"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import offline
 from tests.conftest import STACKS, stack_capture
 from tests.reality import discovery
+from tooling import offline
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 GITHUB_HOSTED = ("ubuntu-", "windows-", "macos-")

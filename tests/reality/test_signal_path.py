@@ -23,9 +23,9 @@ import re
 
 import pytest
 
-from infra import signal_paths
-from infra.plan import kubernetes_manifest
 from tests.conftest import STACKS, stack_capture
+from tooling import signal_paths
+from tooling.plan import kubernetes_manifest
 
 # What each exporter exports: series name -> Prometheus TYPE.
 EXPORTED = {

@@ -1,7 +1,7 @@
 """Saved offline plans and the diff between two of them.
 
 A pull request from a fork gets no cloud credentials, so ``pulumi preview`` cannot run there;
-the offline plan can. ``python -m infra.plan --save plan.json`` writes what each stack would
+the offline plan can. ``python -m tooling.plan --save plan.json`` writes what each stack would
 register (inputs as the engine receives them, resource options, outputs, cost) with every
 secret redacted, and ``--diff plan.json`` compares the current program against it: which
 resources would be created, deleted, changed (property paths, old -> new) and — first, because
@@ -34,11 +34,11 @@ from pulumi.runtime import rpc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from infra import config as stack_config_module
-from infra.cost import CostEstimate
-from infra.offline import SECRET_PLACEHOLDER, Capture, Captured
+from tooling.cost import CostEstimate
+from tooling.offline import SECRET_PLACEHOLDER, Capture, Captured
 
 FORMAT_VERSION = 1
-GENERATOR = "gke-gpu-serving offline plan (python -m infra.plan)"
+GENERATOR = "gke-gpu-serving offline plan (python -m tooling.plan)"
 ANY_CHANGE = "*"
 
 # --- Force-new fields ------------------------------------------------------------------------

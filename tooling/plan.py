@@ -1,16 +1,16 @@
 """Offline plan: what a stack would create, without a cloud account, credentials or Pulumi CLI.
 
-    python -m infra.plan --stack dev [--stack prod ...] [--render DIR] [--save FILE]
+    python -m tooling.plan --stack dev [--stack prod ...] [--render DIR] [--save FILE]
                          [--diff OLD.json] [--format text|markdown] [--color]
 
 Runs ``__main__.py`` under the Pulumi SDK's mock runtime with the config of
-``Pulumi.<stack>.yaml`` (see :mod:`infra.offline`) and prints every resource it would register,
+``Pulumi.<stack>.yaml`` (see :mod:`tooling.offline`) and prints every resource it would register,
 grouped by component, with the properties an operator checks first, then the stack outputs, the
-cost estimate (:mod:`infra.cost`) and a count summary. ``--render DIR`` also writes every
+cost estimate (:mod:`tooling.cost`) and a count summary. ``--render DIR`` also writes every
 Kubernetes object as YAML. ``--save FILE`` writes the plans of all requested stacks as one JSON
 document with secrets redacted; ``--diff OLD.json`` prints what changes against such a file
 (replacements first) and the cost delta; ``--format markdown`` prints one pull-request comment
-(:mod:`infra.plan_diff`, :mod:`infra.plan_report`). Values a provider computes (endpoints,
+(:mod:`tooling.plan_diff`, :mod:`tooling.plan_report`). Values a provider computes (endpoints,
 emails, random suffixes) are mock values; ``secure:`` config values are never decrypted. A bad
 config prints the validation message and exits 2, with no traceback; a diff exits 0.
 """
@@ -29,11 +29,12 @@ from typing import Any
 import pulumi
 import yaml
 
-from infra import capacity, config, cost, offline, plan_diff, plan_report, signal_paths
-from infra.offline import Capture, Captured
+from infra import capacity, config
+from tooling import cost, offline, plan_diff, plan_report, signal_paths
+from tooling.offline import Capture, Captured
 
 EXIT_CONFIG = 2
-# A MANDATORY policy violation (infra/policy_check.py): distinct from a config error.
+# A MANDATORY policy violation (tooling/policy_check.py): distinct from a config error.
 EXIT_POLICY = 3
 # Components in the order the platform builds them (infra/platform.py).
 COMPONENT_ORDER = (
@@ -228,7 +229,9 @@ def render_text(stack: str, capture: Capture, cost_lines: Sequence[str] = ()) ->
             groups.setdefault(res.parent if res.parent in components else "", []).append(res)
     order = [""] + [c.urn for c in sorted(components.values(), key=_component_rank)]
     for urn in order:
-        members = groups.get(urn, [])
+        # Registration order depends on when each resource's dependencies resolve, which varies
+        # run to run: sort, so the same stack always prints the same plan.
+        members = sorted(groups.get(urn, []), key=lambda r: (_short_type(r.type), r.name))
         if not members:
             continue
         comp = components.get(urn)
@@ -241,7 +244,7 @@ def render_text(stack: str, capture: Capture, cost_lines: Sequence[str] = ()) ->
         lines.append("")
     if capture.invokes:
         lines.append("Reads (data sources):")
-        for inv in capture.invokes:
+        for inv in sorted(capture.invokes, key=lambda i: (i.token, json.dumps(i.args, sort_keys=True, default=str))):
             lines.append(f"  ~ {inv.token}  {_fmt({k: v for k, v in inv.args.items() if isinstance(v, (str, int))})}")
         lines.append("")
     lines.append("Outputs:")
@@ -324,7 +327,7 @@ def _use_color(forced: bool) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tooling.plan", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--stack",
         action="append",
@@ -460,7 +463,7 @@ def _cost_lines(estimate: cost.CostEstimate | None) -> list[str]:
 
 def _policy_reports(captures: dict[str, Capture], config_file: Path | None) -> dict[str, tuple[str, bool]] | None:
     """Each stack's policy report and whether a finding is MANDATORY; None on a bad policy config."""
-    from infra import policy_check
+    from tooling import policy_check
 
     out = {}
     for stack, capture in captures.items():

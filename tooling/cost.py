@@ -3,7 +3,7 @@
 A GPU stack's bill is dominated by a handful of numbers an operator chooses in
 ``Pulumi.<stack>.yaml`` (machine types, GPU counts, node and replica ranges, spot or not), so
 the estimate is a pure function of the validated :class:`~infra.config.StackConfig` and a
-dated price table (``infra/data/prices.yaml``): no cloud call, and a pull request that
+dated price table (``tooling/data/prices.yaml``): no cloud call, and a pull request that
 changes a pool shows what the change costs next to the diff.
 
 What is counted (list prices, USD):
@@ -66,7 +66,7 @@ class Source(_Frozen):
 
 
 class PriceTable(_Frozen):
-    """The dated price snapshot the estimate reads; see ``infra/data/prices.yaml``."""
+    """The dated price snapshot the estimate reads; see ``tooling/data/prices.yaml``."""
 
     snapshot_date: dt.date
     region: str
@@ -273,7 +273,7 @@ def estimate(cfg: StackConfig, prices: PriceTable | None = None) -> CostEstimate
         try:
             lines.extend(part(cfg, prices))
         except _MissingPriceError as missing:
-            unpriced.append(f"{missing} (add it to infra/data/prices.yaml)")
+            unpriced.append(f"{missing} (add it to tooling/data/prices.yaml)")
     return CostEstimate(lines=tuple(lines), unpriced=tuple(unpriced), notes=_notes(cfg, prices), **base)
 
 

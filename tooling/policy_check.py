@@ -3,7 +3,7 @@
 ``pulumi preview --policy-pack policies`` hands each resource to the pack's analyzer, which turns
 the engine's protobuf ``Struct`` into Python (numbers become floats), wraps it in pulumi-policy's
 unknown-checking proxy, builds ``ResourceValidationArgs`` / ``StackValidationArgs`` and calls each
-policy's ``validate``. :func:`evaluate` does the same with the resources :mod:`infra.offline`
+policy's ``validate``. :func:`evaluate` does the same with the resources :mod:`tooling.offline`
 captured, through the same pulumi-policy code (``deserialize_properties``,
 ``unknown_checking_proxy``, the real args classes), so a rule sees here what it sees under the CLI.
 
@@ -38,7 +38,7 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from infra.offline import PROJECT_DIR, Capture, Captured
+from tooling.offline import PROJECT_DIR, Capture, Captured
 
 POLICY_DIR = PROJECT_DIR / "policies"
 CONFIG_DIR = POLICY_DIR / "config"

@@ -1,6 +1,6 @@
 """Teardown gate: may ``pulumi destroy`` run on this stack?
 
-    python -m infra.teardown --stack prod [--confirm prod]
+    python -m tooling.teardown --stack prod [--confirm prod]
 
 GKE clusters are created with ``deletion_protection`` (the provider defaults it to true), and
 the provider refuses to delete a protected cluster: a ``pulumi destroy`` against such a stack
@@ -180,7 +180,7 @@ def load(stack: str, project_dir: Path = PROJECT_DIR) -> Mapping[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.teardown", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tooling.teardown", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--confirm", metavar="NAME", help="typed confirmation; must equal the stack name")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)

@@ -15,9 +15,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from infra.cost import HOURS_PER_MONTH, CostEstimate, money, signed_money
-from infra.offline import Captured
-from infra.plan_diff import PropertyChange, ResourceChange, StackDiff
+from tooling.cost import HOURS_PER_MONTH, CostEstimate, money, signed_money
+from tooling.offline import Captured
+from tooling.plan_diff import PropertyChange, ResourceChange, StackDiff
 
 MARKER = "<!-- gke-gpu-serving-plan -->"
 MARKDOWN_LIMIT = 60_000  # GitHub rejects comments over 65,536 characters; keep a margin.
@@ -194,7 +194,7 @@ def _fit(body: list[str], budget: int, stack: str) -> list[str]:
         return body
     note = (
         f"… {{n}} more lines cut to keep this comment short; run "
-        f"`python -m infra.plan --stack {stack} --diff <base plan>` for all of them."
+        f"`python -m tooling.plan --stack {stack} --diff <base plan>` for all of them."
     )
     room = max(budget - len(note) - 16, 0)
     kept: list[str] = []
@@ -265,12 +265,12 @@ def render_markdown(
     if warnings:
         head.extend([*warnings, ""])
     if any(d.cost_new is not None and not d.cost_new.complete for d in diffs):
-        head.extend(["\\* some items have no price in `infra/data/prices.yaml`; totals omit them.", ""])
+        head.extend(["\\* some items have no price in `tooling/data/prices.yaml`; totals omit them.", ""])
     footer = [
         "",
         "<sub>Offline plan: the Pulumi program run under mocks, no cloud calls; provider-computed values "
         "are placeholders and secret values are never shown. Replacement flags follow the providers' "
-        "force-new fields (`infra/plan_diff.py`). Prices: `infra/data/prices.yaml`.</sub>",
+        "force-new fields (`tooling/plan_diff.py`). Prices: `tooling/data/prices.yaml`.</sub>",
     ]
     head_text = "\n".join(head)
     foot_text = "\n".join(footer)

@@ -96,9 +96,8 @@ def _monitor_for(manifests: list[dict], hpa: dict, metric: dict, external: bool)
 def paths(manifests: list[dict[str, Any]]) -> list[SignalPath]:
     """One path per HPA metric of the rendered ``manifests`` (Kubernetes objects as sent)."""
     out = []
-    for hpa in manifests:
-        if hpa["kind"] != "HorizontalPodAutoscaler":
-            continue
+    hpas = [m for m in manifests if m["kind"] == "HorizontalPodAutoscaler"]
+    for hpa in sorted(hpas, key=lambda m: (m["metadata"].get("namespace", ""), m["metadata"]["name"])):
         where = f"{hpa['metadata']['namespace']}/{hpa['metadata']['name']}"
         for entry in hpa["spec"].get("metrics") or []:
             kind = entry["type"]
