@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from infra import catalog
-from infra.config import ConversionConfig, GpuPool, ModelConfig, Resources, StackConfig, parse_quantity, uses_gcs_fuse
+from infra.config import ConversionConfig, GpuPool, ModelConfig, Resources, StackConfig, uses_gcs_fuse
+from infra.config.values import parse_quantity
 
 GIB = 2**30
 DIMENSIONS = (

@@ -17,7 +17,8 @@ import pulumi_kubernetes as k8s
 from infra import capacity, naming, signals
 from infra.apis import ProjectApis
 from infra.cluster import ClusterArgs, GkeCluster
-from infra.config import ModelConfig, ModelGpu, StackConfig, bucket_ref, identity_subjects
+from infra.config import ModelConfig, ModelGpu, StackConfig, identity_subjects
+from infra.config.values import bucket_ref
 from infra.gpu_driver import NvidiaDriverInstaller, variant_for_image_type
 from infra.identity import IdentityArgs, WorkloadIdentity
 from infra.metrics import AdapterArgs, CustomMetricsAdapter, ModelPanel, Monitoring, MonitoringArgs, Scope

@@ -15,7 +15,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import naming, signals
-from infra.config import ModelConfig, StackConfig, bucket_ref
+from infra.config import ModelConfig, StackConfig
+from infra.config.values import bucket_ref
 from infra.platform import Platform
 from workloads import autoscaling, network, predictor, torchserve, triton, vllm
 from workloads.jobs import ConversionArgs, ConversionJob, LoadGenerator, LoadGeneratorArgs

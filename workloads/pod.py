@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config import parse_quantity
+from infra.config.values import parse_quantity
 from infra.node_pools import GPU_TAINT_KEY
 
 ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
