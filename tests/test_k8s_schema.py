@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import STACKS, as_pulumi_config, raw_with, stack_capture
 from tests.reality import crds
 from tooling.offline import run_program
-from tooling.plan import kubernetes_manifest
+from tooling.plan_text import kubernetes_manifest
 
 KUBERNETES_MINOR = "1.34"
 

@@ -8,7 +8,7 @@ from functools import cache
 import pytest
 
 from tests.conftest import stack_capture
-from tooling import cost, offline, plan, plan_diff, plan_report
+from tooling import cost, force_new, offline, plan, plan_diff, plan_report
 from tooling.offline import SECRET_PLACEHOLDER, Captured
 from tooling.plan_diff import PlanDocument, SavedResource, StackPlan
 
@@ -148,13 +148,13 @@ def test_property_paths_use_pulumi_form():
     ],
 )
 def test_force_new_fields(type_token, path, replaces):
-    assert plan_diff.forces_replacement(type_token, path) is replaces
+    assert force_new.forces_replacement(type_token, path) is replaces
 
 
 def test_every_cloud_resource_type_of_the_examples_has_force_new_fields(any_stack):
     _, capture = any_stack
     types = {r.type for r in capture.resources if r.custom and r.type.startswith(("gcp:", "random:"))}
-    missing = sorted(t for t in types if not plan_diff.force_new_paths(t))
+    missing = sorted(t for t in types if not force_new.force_new_paths(t))
     assert missing == [], f"add the provider's force-new fields of {missing} to FORCE_NEW in tooling/plan_diff.py"
 
 

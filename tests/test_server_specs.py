@@ -11,7 +11,7 @@ from infra import config
 from tests.conftest import raw_with, stack_capture
 from tests.test_workload_config import predictor_model
 from tooling import policy_check
-from tooling.plan import highlights
+from tooling.plan_text import highlights
 from workloads import drivers, jobs, pod, predictor, torchserve, torchserve_ready, vllm
 from workloads.pod import HttpCheck
 

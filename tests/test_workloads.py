@@ -11,7 +11,7 @@ from infra import catalog, config, platform
 from tests.conftest import STACKS, raw_with, run_raw, stack_capture
 from tests.test_workload_config import FT_STORAGE, predictor_model
 from tooling.offline import Capture
-from tooling.plan import highlights, kubernetes_manifest
+from tooling.plan_text import highlights, kubernetes_manifest
 from workloads import jobs, pod, webapp
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import STACKS, stack_capture
 from tooling import signal_paths
-from tooling.plan import kubernetes_manifest
+from tooling.plan_text import kubernetes_manifest
 
 # What each exporter exports: series name -> Prometheus TYPE.
 EXPORTED = {
