@@ -21,12 +21,12 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
-import yaml
 from pydantic import Field
 
 from infra import naming
 from infra.apis import BINARY_AUTHORIZATION_API, CLUSTER_TELEMETRY_APIS, IMAGE_STREAMING_API, ProjectApis
 from infra.config import ComponentArgs
+from infra.kubeconfig import kubeconfig
 
 # Cloud-platform scope + IAM on the node service account is GKE's recommended model: access is
 # decided by IAM roles, not by legacy scopes.
@@ -80,48 +80,6 @@ class ClusterArgs(ComponentArgs):
 def workload_pool(project: str) -> str:
     """The Workload Identity pool of a project's GKE clusters."""
     return f"{project}.svc.id.goog"
-
-
-def kubeconfig(cluster_name: str, server: str, ca_certificate: str | None) -> str:
-    """A kubeconfig for ``cluster_name`` at ``server`` that gets tokens from ``gke-gcloud-auth-plugin``.
-
-    The plugin (``gcloud components install gke-gcloud-auth-plugin``) mints short-lived tokens
-    from the caller's gcloud or ADC credentials; the kubeconfig itself holds no secret but the
-    endpoint, and is still exported as a secret so the address of a private cluster stays out
-    of logs. ``ca_certificate`` is None for the DNS endpoint: it serves a publicly trusted
-    certificate, not one of the cluster CA, and ``gcloud container clusters get-credentials
-    --dns-endpoint`` writes no ``certificate-authority-data`` either (googlecloudsdk
-    api_lib/container/kubeconfig.py).
-    """
-    user = f"{cluster_name}-gcloud"
-    doc = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": cluster_name,
-                "cluster": {"server": f"https://{server}"}
-                | ({"certificate-authority-data": ca_certificate} if ca_certificate else {}),
-            }
-        ],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": user}}],
-        "current-context": cluster_name,
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "gke-gcloud-auth-plugin",
-                        "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
-                        "provideClusterInfo": True,
-                        "interactiveMode": "Never",
-                    }
-                },
-            }
-        ],
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
 
 
 # Cloud Monitoring components: system metrics plus NVIDIA DCGM GPU metrics. DCGM (GKE >=

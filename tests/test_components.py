@@ -6,7 +6,7 @@ import pulumi
 import pytest
 import yaml
 
-from infra import cluster, gpu_driver, node_pools
+from infra import gpu_driver, kubeconfig, node_pools
 from infra.apis import ProjectApis
 from infra.node_pools import GpuNodePool, GpuPoolArgs
 from tests.conftest import raw_with, run_raw
@@ -88,7 +88,7 @@ def test_node_labels_name_pool_accelerator_driver_and_capacity():
 
 
 def test_kubeconfig_uses_the_gke_auth_plugin_and_holds_no_token():
-    doc = yaml.safe_load(cluster.kubeconfig("c", "203.0.113.1", "Q0E="))
+    doc = yaml.safe_load(kubeconfig.kubeconfig("c", "203.0.113.1", "Q0E="))
     user = doc["users"][0]["user"]
     assert user["exec"]["command"] == "gke-gcloud-auth-plugin"
     assert user["exec"]["provideClusterInfo"] is True

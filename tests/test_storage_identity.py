@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import config, identity, platform, storage
+from infra import config, identity, platform_args, storage
 from tests.conftest import STACKS, raw_with, run_raw, stack_capture
 from tooling.offline import read_stack_config
 
@@ -113,7 +113,7 @@ def test_serving_identities_read_only_their_own_buckets(stack):
         ident = capture.one("gke-gpu-serving:identity:WorkloadIdentity", f"id-{model.name}")
         grants = [r for r in children(capture, ident) if r.type == BUCKET_MEMBER]
         buckets = {b.name.removeprefix("bucket-"): b.inputs["name"] for b in capture.of_type(BUCKET)}
-        expected = [buckets[key] for key in platform.model_reads(model)]
+        expected = [buckets[key] for key in platform_args.model_reads(model)]
         assert sorted(g.inputs["bucket"] for g in grants) == sorted(expected)
         assert all(g.inputs["role"] == "roles/storage.objectViewer" for g in grants)
 

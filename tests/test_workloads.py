@@ -7,7 +7,7 @@ from functools import cache
 
 import pytest
 
-from infra import catalog, config, platform
+from infra import catalog, config, platform_args
 from tests.conftest import STACKS, raw_with, run_raw, stack_capture
 from tests.test_workload_config import FT_STORAGE, predictor_model
 from tooling.offline import Capture
@@ -391,7 +391,7 @@ def test_faster_transformer_predictor_reads_source_and_converted_buckets():
             storage=FT_STORAGE,
         )
     )
-    assert platform.model_reads(cfg.models[0]) == ("models", "converted")
+    assert platform_args.model_reads(cfg.models[0]) == ("models", "converted")
 
 
 # Destroy that completes ----------------------------------------------------------------------

@@ -1,0 +1,232 @@
+"""The platform's decisions, as pure functions: what each component gets from the validated
+:class:`~infra.config.StackConfig` (plain args dataclasses, no resources), which driver variants
+and buckets a stack needs, and how the stack reaches its control plane. :mod:`infra.platform`
+wires the components with them; tests call them without a Pulumi runtime.
+"""
+
+from __future__ import annotations
+
+from infra import capacity, naming, signals
+from infra.cluster import ClusterArgs
+from infra.config import BucketConfig, ModelConfig, StackConfig, identity_subjects
+from infra.config.values import bucket_ref
+from infra.gpu_driver import variant_for_image_type
+from infra.identity import IdentityArgs
+from infra.metrics import AdapterArgs, ModelPanel, MonitoringArgs, Scope
+from infra.network import NetworkArgs
+from infra.node_pools import GpuPoolArgs
+from infra.registry import RegistryArgs
+from infra.storage import BucketArgs
+
+
+def driver_variants(cfg: StackConfig) -> tuple[str, ...]:
+    """The driver-installer variants the stack needs: one per OS of ``driver: daemonset`` pools."""
+    if cfg.autopilot:
+        return ()
+    if cfg.cluster.mode == "existing":
+        return () if cfg.cluster.driver_daemon_set == "none" else (cfg.cluster.driver_daemon_set,)
+    found = {variant_for_image_type(p.image_type) for p in cfg.gpu_pools if p.driver == "daemonset"}
+    return tuple(sorted(found))
+
+
+def literal_bucket(source: str) -> str | None:
+    """``gs://name/path`` -> ``name`` for a bucket the stack does not own; None otherwise."""
+    if not source.startswith("gs://") or source.startswith("gs://{"):
+        return None
+    return source[len("gs://") :].split("/", 1)[0]
+
+
+def model_reads(model: ModelConfig) -> tuple[str, ...]:
+    """Buckets a served model reads: its source's and, for a FasterTransformer predictor, the
+    bucket its conversion Job writes to (it serves the converted model)."""
+    uris = [model.source]
+    opts = model.options
+    if model.server == "predictor" and opts.faster_transformer and opts.converted_model_upload_path:
+        uris.append(opts.converted_model_upload_path)
+    refs = [bucket_ref(u) or literal_bucket(u) for u in uris]
+    return tuple(dict.fromkeys(r for r in refs if r))
+
+
+def control_plane_access(cfg: StackConfig) -> str:
+    """How the stack's own Kubernetes calls reach the control plane, in one line for the plan."""
+    cl = cfg.cluster
+    nets = ", ".join(n.cidr for n in cl.master_authorized_networks)
+    ip = f"IP endpoint limited to {nets}" if nets else "IP endpoint open to any address"
+    if cl.kubeconfig_via == "dns":
+        return f"kubeconfig: DNS endpoint, IAM-gated (container.clusters.connect), reachable from GitHub-hosted runners; {ip}"
+    deploy = f"; pulumi runs from {', '.join(cl.deploy_networks)}" if cl.deploy_networks else ""
+    return f"kubeconfig: {ip}{deploy}"
+
+
+def identity_args(cfg: StackConfig) -> list[IdentityArgs]:
+    """One identity per served model and per extra access grant (conversion jobs, tools)."""
+    access = {g.workload: g for g in cfg.storage.access}
+    out = []
+    for workload, namespace, ksa in identity_subjects(cfg):
+        model = next((m for m in cfg.models if m.name == workload), None)
+        if model is not None:
+            reads, writes, create_ksa = model_reads(model), (), model.ksa.create
+        else:
+            grant = access[workload]
+            reads, writes, create_ksa = grant.reads, grant.writes, True
+        out.append(
+            IdentityArgs(
+                workload=workload,
+                namespace=namespace,
+                ksa_name=ksa,
+                project=cfg.project,
+                prefix=cfg.prefix,
+                environment=cfg.environment,
+                mode=cfg.identity.mode,
+                create_ksa=create_ksa,
+                reads=reads,
+                writes=writes,
+            )
+        )
+    return out
+
+
+def cluster_args(cfg: StackConfig) -> ClusterArgs:
+    cl = cfg.cluster
+    net = cfg.effective_network
+    return ClusterArgs(
+        mode=cl.mode,
+        name=cfg.cluster_name,
+        project=cfg.project,
+        location=cl.location,
+        environment=cfg.environment,
+        prefix=cfg.prefix,
+        release_channel=cl.release_channel,
+        private_nodes=cl.private_nodes,
+        master_ipv4_cidr=cl.master_ipv4_cidr,
+        master_authorized_networks=tuple((n.cidr, n.display_name) for n in cl.master_authorized_networks),
+        deletion_protection=bool(cl.deletion_protection),
+        image_streaming=cl.image_streaming,
+        dns_endpoint=cl.dns_endpoint,
+        kubeconfig_via=cl.kubeconfig_via,
+        intranode_visibility=cfg.intranode_visibility,
+        binary_authorization=cfg.binary_authorization,
+        security_posture=cl.security_posture,
+        rbac_groups=cl.rbac_groups,
+        system_machine_type=cl.system_pool.machine_type,
+        system_min_nodes=cl.system_pool.min_nodes,
+        system_max_nodes=cl.system_pool.max_nodes,
+        system_disk_size_gb=cl.system_pool.disk_size_gb,
+        pods_range_name=net.pods_range_name,
+        services_range_name=net.services_range_name,
+        labels=naming.gcp_labels(cfg.environment, "cluster", cfg.labels),
+    )
+
+
+def pool_args(cfg: StackConfig) -> list[GpuPoolArgs]:
+    needed = {plan.pool.name: plan.nodes_min for plan in capacity.plan_pools(cfg)}
+    return [
+        GpuPoolArgs(
+            key=p.name,
+            gke_name=p.gke_name,
+            project=cfg.project,
+            location=cfg.cluster.location,
+            accelerator=p.accelerator,
+            gpus_per_node=p.gpus_per_node,
+            machine_type=p.machine_type,
+            min_nodes=p.min_nodes,
+            max_nodes=p.max_nodes,
+            initial_nodes=needed.get(p.name, p.min_nodes),
+            spot=p.spot,
+            driver=p.driver,
+            sharing_strategy=p.sharing.strategy if p.sharing else None,
+            max_clients_per_gpu=p.sharing.max_clients_per_gpu if p.sharing else None,
+            image_type=p.image_type,
+            disk_size_gb=p.disk_size_gb,
+            disk_type=p.disk_type,
+            node_locations=p.node_locations,
+            image_streaming=cfg.cluster.image_streaming,
+            labels=naming.gcp_labels(cfg.environment, f"gpu-pool-{p.name}", cfg.labels),
+        )
+        for p in cfg.gpu_pools
+    ]
+
+
+def network_args(cfg: StackConfig) -> NetworkArgs:
+    net = cfg.effective_network
+    return NetworkArgs(
+        prefix=cfg.prefix,
+        project=cfg.project,
+        region=cfg.region,
+        mode=net.mode,
+        existing_network=net.name,
+        existing_subnetwork=net.subnetwork,
+        nodes_cidr=net.nodes_cidr,
+        pods_cidr=net.pods_cidr,
+        services_cidr=net.services_cidr,
+        pods_range_name=net.pods_range_name,
+        services_range_name=net.services_range_name,
+        nat=cfg.cluster.private_nodes,
+        flow_logs_sampling=net.flow_logs.sampling if cfg.flow_logs else None,
+        flow_logs_interval=net.flow_logs.aggregation_interval,
+        flow_logs_metadata=net.flow_logs.metadata,
+    )
+
+
+def bucket_args(cfg: StackConfig, bucket: BucketConfig) -> BucketArgs:
+    return BucketArgs(
+        key=bucket.name,
+        prefix=cfg.prefix,
+        project=cfg.project,
+        location=cfg.region,
+        purpose=bucket.purpose,
+        force_destroy=bucket.force_destroy,
+        protect=cfg.protect_bucket(bucket),
+        retain_on_delete=cfg.retain_bucket(bucket),
+        noncurrent_version_days=bucket.noncurrent_version_days,
+        soft_delete_days=bucket.soft_delete_days,
+        storage_class=bucket.storage_class,
+        labels=naming.gcp_labels(cfg.environment, f"bucket-{bucket.name}", cfg.labels),
+    )
+
+
+def registry_args(cfg: StackConfig) -> RegistryArgs:
+    return RegistryArgs(
+        prefix=cfg.prefix,
+        project=cfg.project,
+        region=cfg.region,
+        repositories=cfg.registry.repositories,
+        untagged_retention_days=cfg.registry.untagged_retention_days,
+        immutable_tags=cfg.environment == "prod",
+        labels=naming.gcp_labels(cfg.environment, "registry", cfg.labels),
+    )
+
+
+def adapter_args(cfg: StackConfig) -> AdapterArgs:
+    return AdapterArgs(
+        project=cfg.project, prefix=cfg.prefix, environment=cfg.environment, identity_mode=cfg.identity.mode
+    )
+
+
+def monitoring_args(cfg: StackConfig) -> MonitoringArgs:
+    panels = []
+    for m in cfg.models:
+        server_signals = [
+            s for s in (m.autoscaling.signals if m.autoscaling else ()) if signals.SIGNALS[s.signal].source == "server"
+        ]
+        offered = [n for n in signals.signals_for(m.server) if signals.SIGNALS[n].source == "server"]
+        first = server_signals[0].signal if server_signals else (offered[0] if offered else None)
+        panels.append(
+            ModelPanel(
+                name=m.name,
+                server=m.server,
+                namespace=cfg.identity.namespace,
+                queue_signal=signals.resolve(first, m.server).hpa_metric if first else None,
+            )
+        )
+    return MonitoringArgs(
+        project=cfg.project,
+        prefix=cfg.prefix,
+        environment=cfg.environment,
+        namespace=cfg.identity.namespace,
+        scope=Scope(cluster=cfg.cluster_name, location=cfg.cluster.location),
+        panels=tuple(panels),
+        dashboard=cfg.metrics.dashboard,
+        alerts=cfg.metrics.alerts,
+        notification_channels=cfg.metrics.notification_channels,
+    )
