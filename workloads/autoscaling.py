@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from infra import naming, signals
 from infra.config import Behavior, ModelConfig
+from workloads.context import Context
 from workloads.pod import HttpCheck
 
 PODMONITORING_API = "monitoring.googleapis.com/v1"
@@ -188,3 +189,29 @@ def hpa(
         spec=hpa_spec(model, namespace, deployment, *cluster),
         opts=opts,
     )
+
+
+def uses_dcgm(model: ModelConfig) -> bool:
+    return any(signals.SIGNALS[s.signal].source == "dcgm" for s in model.autoscaling.signals)
+
+
+def monitors_and_hpas(ctx: Context, servers: dict[str, pulumi.Resource]) -> None:
+    """Each server's PodMonitoring, each autoscaled model's HPA (after its server), and the one
+    ClusterPodMonitoring that relabels DCGM's series for the models that scale on GPU signals."""
+    cfg, ns, env = ctx.cfg, ctx.namespace, ctx.cfg.environment
+    for model in cfg.models:
+        server = servers[model.name]
+        if server.spec.metrics is not None:
+            pod_monitoring(model.name, ns, env, server.selector, server.spec.metrics, ctx.base)
+        if model.autoscaling is not None:
+            hpa(
+                model,
+                ns,
+                env,
+                model.name,
+                (cfg.cluster_name, cfg.cluster.location),
+                pulumi.ResourceOptions.merge(ctx.base, pulumi.ResourceOptions(depends_on=[server])),
+            )
+    gpu_watched = [m.name for m in cfg.models if m.autoscaling and uses_dcgm(m)]
+    if gpu_watched:
+        dcgm_monitoring(gpu_watched, env, ctx.cluster_opts)

@@ -20,6 +20,8 @@ import pulumi_kubernetes as k8s
 from infra import naming
 from infra.config import CONVERTER_IMAGE, ComponentArgs, ConversionConfig, LoadTestConfig
 from workloads import pod
+from workloads.context import Context
+from workloads.server import resolve_uri
 
 CONVERSION_COMPONENT = "conversion"
 LOADGEN_COMPONENT = "load-generator"
@@ -108,7 +110,7 @@ class ConversionJob(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gke-gpu-serving:workloads:ConversionJob", name, None, opts)
-        c = args.conversion
+        self.conversion = c = args.conversion
         labels = naming.k8s_labels(args.environment, CONVERSION_COMPONENT, c.name)
         wait = c.active_deadline_seconds + AWAIT_MARGIN_SECONDS
         self.job = k8s.batch.v1.Job(
@@ -273,3 +275,56 @@ class LoadGenerator(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
         )
         self.register_outputs({"job": jname})
+
+
+def conversions(ctx: Context) -> dict[str, ConversionJob]:
+    """One Job per conversion (the configured ones and each FasterTransformer predictor's), each
+    after its namespace, its identity and the capacity its pod needs."""
+    cfg, platform = ctx.cfg, ctx.platform
+    out: dict[str, ConversionJob] = {}
+    for _, conv in cfg.all_conversions:  # synthesizes the predictor ones: once
+        grant = cfg.grant(conv.workload)
+        identity = platform.identity(conv.workload)
+        job_ns = grant.namespace or ctx.namespace if grant else ctx.namespace
+        out[conv.name] = ConversionJob(
+            f"convert-{conv.name}",
+            ConversionArgs(
+                conversion=conv,
+                namespace=job_ns,
+                ksa=(grant.service_account or grant.workload) if grant else conv.workload,
+                environment=cfg.environment,
+                autopilot=cfg.autopilot,
+                node_pools=ctx.pools(conv.gpu),
+            ),
+            source=resolve_uri(conv.source, ctx.buckets),
+            destination=resolve_uri(conv.destination, ctx.buckets),
+            provider=ctx.provider,
+            deleted_with=ctx.deleted_with,
+            after=[
+                *([platform.namespaces[job_ns]] if job_ns in platform.namespaces else []),
+                *([identity] if identity else []),
+                *platform.capacity_for(conv.gpu),
+            ],
+        )
+    return out
+
+
+def load_generator(ctx: Context, servers: dict[str, pulumi.Resource]) -> LoadGenerator | None:
+    """The opt-in load generator, after the server it loads (``servers``: model -> its server)."""
+    lt = ctx.cfg.load_test
+    if lt is None or not lt.enabled:
+        return None
+    target = servers[lt.model]
+    return LoadGenerator(
+        "loadtest",
+        LoadGeneratorArgs(
+            load_test=lt,
+            server=ctx.cfg.model(lt.model).server,
+            target=target.endpoint,
+            namespace=ctx.namespace,
+            environment=ctx.cfg.environment,
+        ),
+        provider=ctx.provider,
+        deleted_with=ctx.deleted_with,
+        after=[*ctx.in_namespace, target, *ctx.platform.capacity_for(None)],
+    )

@@ -18,6 +18,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import naming
+from workloads.context import Context
+from workloads.serving import ModelServer, selector, service_args
 
 GMP_NAMESPACES = ("gmp-system", "gke-gmp-system")
 CLIENT_COMPONENTS = ("webapp", "load-generator")
@@ -107,3 +109,50 @@ def network_policy(
         ),
         opts=opts,
     )
+
+
+def policies(ctx: Context, servers: dict[str, ModelServer]) -> None:
+    """The namespace's policies: deny all ingress, then one allow policy per model server and
+    one for the web front end when something outside the namespace calls it."""
+    cfg, ns, env = ctx.cfg, ctx.namespace, ctx.cfg.environment
+    k8s.networking.v1.NetworkPolicy(
+        "netpol-default-deny",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name="default-deny-ingress",
+            namespace=ns,
+            labels=naming.k8s_labels(env, "network-policy", "default-deny-ingress"),
+        ),
+        spec=default_deny(),
+        opts=ctx.base,
+    )
+    for model in cfg.models:
+        spec = servers[model.name].spec
+        svc = service_args(model)
+        serving_ports = [
+            p.name for p in spec.ports if spec.metrics is None or p.name != spec.metrics.port or p.name == "http"
+        ]
+        network_policy(
+            model.name,
+            ns,
+            env,
+            selector("model-server", model.name),
+            allow_rules(
+                serving_ports,
+                spec.metrics.port if spec.metrics else None,
+                allow_from=svc.allow_from,
+                load_balancer=svc.type == "LoadBalancer",
+            ),
+            ctx.base,
+        )
+    ws = cfg.webapp.service if cfg.webapp is not None else None
+    if ws is not None and (ws.allow_from or ws.type == "LoadBalancer"):
+        network_policy(
+            "fastdash",
+            ns,
+            env,
+            selector("webapp", "fastdash"),
+            allow_rules(
+                ["http"], None, allow_from=ws.allow_from, load_balancer=ws.type == "LoadBalancer", clients=False
+            ),
+            ctx.base,
+        )

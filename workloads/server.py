@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config import ModelConfig
+from infra.config.values import bucket_ref
 from workloads.drivers import DriverChoice
 from workloads.pod import HttpCheck, PodParts, Probes
 
@@ -66,3 +67,21 @@ def startup_seconds(model: ModelConfig, default: int) -> int:
 
 def env(name: str, value: pulumi.Input[str]) -> k8s.core.v1.EnvVarArgs:
     return k8s.core.v1.EnvVarArgs(name=name, value=value)
+
+
+def resolve_uri(uri: str, buckets: dict[str, pulumi.Input[str]]) -> pulumi.Input[str]:
+    """``gs://{key}/path`` -> ``gs://<physical bucket>/path``; anything else unchanged."""
+    ref = bucket_ref(uri)
+    if ref is None:
+        return uri
+    rest = uri[len(f"gs://{{{ref}}}") :]
+    return pulumi.Output.concat("gs://", buckets[ref], rest)
+
+
+def source_of(uri: str, buckets: dict[str, pulumi.Input[str]]) -> Source:
+    if uri.startswith("hf://"):
+        return Source(uri=uri, hf_id=uri[len("hf://") :])
+    ref = bucket_ref(uri)
+    bucket = buckets[ref] if ref is not None else uri[len("gs://") :].split("/", 1)[0]
+    path = uri.split("://", 1)[1].partition("/")[2].strip("/")
+    return Source(uri=resolve_uri(uri, buckets), bucket=bucket, path=path)

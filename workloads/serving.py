@@ -11,9 +11,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import naming
-from infra.config import ComponentArgs, ModelConfig
-from workloads import pod
-from workloads.server import Port, ServerSpec
+from infra.config import ComponentArgs, ModelConfig, StackConfig
+from workloads import pod, predictor, torchserve, triton, vllm
+from workloads.context import Context
+from workloads.jobs import ConversionJob
+from workloads.server import Port, ServerSpec, resolve_uri, source_of
 
 COMPONENT = "model-server"
 LB_TYPE_ANNOTATION = "networking.gke.io/load-balancer-type"
@@ -252,3 +254,77 @@ class ModelServer(pulumi.ComponentResource):
         )
         self.endpoint = f"http://{m.name}.{args.namespace}.svc.cluster.local:{spec.ports[0].port}"
         self.register_outputs({"endpoint": self.endpoint})
+
+
+HF_SECRET = "hf-token"
+
+
+def server_spec(model: ModelConfig, buckets: dict[str, pulumi.Input[str]], hf_secret: str | None) -> ServerSpec:
+    """The server-specific half of a model's pod."""
+    source = source_of(model.source, buckets)
+    if model.server == "torchserve":
+        return torchserve.spec(model, source)
+    if model.server == "triton":
+        return triton.spec(model, source)
+    if model.server == "vllm":
+        return vllm.spec(model, source, hf_secret)
+    opts = model.options
+    uri = opts.converted_model_upload_path if opts.faster_transformer else model.source
+    return predictor.spec(model, resolve_uri(uri, buckets))
+
+
+def needs_hf_token(cfg: StackConfig) -> list[str]:
+    return [m.name for m in cfg.models if m.source.startswith("hf://")]
+
+
+def hf_token_secret(ctx: Context) -> str | None:
+    """The Secret holding the Hugging Face token when a model downloads from the Hub and a token
+    is set (its name, for the pods); a warning when a model downloads from the Hub without one."""
+    cfg = ctx.cfg
+    hf_models = needs_hf_token(cfg)
+    if hf_models and cfg.hf_token is not None:
+        k8s.core.v1.Secret(
+            "hf-token",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=HF_SECRET, namespace=ctx.namespace, labels=naming.k8s_labels(cfg.environment, "secret", HF_SECRET)
+            ),
+            type="Opaque",
+            string_data={vllm.HF_TOKEN_KEY: pulumi.Output.secret(cfg.hf_token.get_secret_value())},
+            opts=ctx.base,
+        )
+        return HF_SECRET
+    if hf_models:
+        pulumi.log.warn(
+            f"models {', '.join(hf_models)} download from Hugging Face without a token: gated models "
+            "(Mistral, Llama, Gemma) will fail with 401. Set one with "
+            "`pulumi config set --secret gke-gpu-serving:hfToken hf_...`."
+        )
+    return None
+
+
+def model_servers(ctx: Context, conversions: dict[str, ConversionJob], hf_secret: str | None) -> dict[str, ModelServer]:
+    """One :class:`ModelServer` per model, each after its namespace, its identity, the conversion
+    Jobs that write what it serves and the capacity its pods need."""
+    cfg, platform = ctx.cfg, ctx.platform
+    out: dict[str, ModelServer] = {}
+    for model in cfg.models:
+        identity = platform.identity(model.name)
+        after: list[pulumi.Resource] = [*ctx.in_namespace, *([identity] if identity else [])]
+        after += [c.job for c in conversions.values() if c.conversion.model == model.name]
+        after += platform.capacity_for(model.gpu)
+        out[model.name] = ModelServer(
+            f"model-{model.name}",
+            ModelServerArgs(
+                model=model,
+                namespace=ctx.namespace,
+                environment=cfg.environment,
+                autopilot=cfg.autopilot,
+                node_pools=ctx.pools(model.gpu),
+                autoscaled=model.autoscaling is not None,
+            ),
+            spec=server_spec(model, ctx.buckets, hf_secret),
+            provider=ctx.provider,
+            deleted_with=ctx.deleted_with,
+            after=after,
+        )
+    return out

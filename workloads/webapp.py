@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 from infra import naming
 from infra.config import ComponentArgs, WebappConfig
 from workloads import pod
+from workloads.context import Context
 from workloads.server import Port
 from workloads.serving import ServiceArgs, selector, service_options, service_spec
 
@@ -107,3 +108,16 @@ class Webapp(pulumi.ComponentResource):
         )
         self.endpoint = f"http://{NAME}.{args.namespace}.svc.cluster.local:{w.port}"
         self.register_outputs({"endpoint": self.endpoint})
+
+
+def front_end(ctx: Context, servers: dict[str, pulumi.Resource]) -> Webapp | None:
+    """The web front end, after the model it calls (``servers``: model -> its server)."""
+    if ctx.cfg.webapp is None:
+        return None
+    return Webapp(
+        "webapp",
+        WebappArgs(webapp=ctx.cfg.webapp, namespace=ctx.namespace, environment=ctx.cfg.environment),
+        provider=ctx.provider,
+        deleted_with=ctx.deleted_with,
+        after=[*ctx.in_namespace, servers[ctx.cfg.webapp.model], *ctx.platform.capacity_for(None)],
+    )
