@@ -19,7 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from infra import catalog
-from infra.config import ConversionConfig, GpuPool, ModelConfig, Resources, StackConfig, uses_gcs_fuse
+from infra.config import (
+    ComputeClassConfig,
+    ConversionConfig,
+    GpuPool,
+    ModelConfig,
+    Resources,
+    StackConfig,
+    uses_gcs_fuse,
+)
 from infra.config.values import parse_quantity
 
 GIB = 2**30
@@ -169,10 +177,55 @@ def plan_pools(cfg: StackConfig) -> list[PoolPlan]:
     return plans
 
 
+@dataclass(frozen=True)
+class ClassPlan:
+    """A compute class's node counts: GKE creates its nodes as Pods ask, from none up to maxNodes."""
+
+    compute_class: ComputeClassConfig
+    allocatable: catalog.Allocatable
+    replicas: dict[str, tuple[int, int]] = field(default_factory=dict)  # model -> (min, max)
+    needed_min: int = 0
+    needed_max: int = 0
+
+    @property
+    def nodes_min(self) -> int:
+        return min(self.needed_min, self.compute_class.max_nodes)
+
+    @property
+    def nodes_max(self) -> int:
+        return min(max(self.nodes_min, self.needed_max), self.compute_class.max_nodes)
+
+
+def class_allocatable(cc: ComputeClassConfig) -> catalog.Allocatable | None:
+    return node_allocatable(cc.machine_type, cc.disk_size_gb)
+
+
+def plan_classes(cfg: StackConfig) -> list[ClassPlan]:
+    """Every compute class with the models that select it and the nodes their replicas need (both
+    cluster modes: the class fixes the node shape, so Autopilot's nodes are the class's too)."""
+    plans = []
+    for cc in cfg.compute_classes:
+        alloc = class_allocatable(cc)
+        if alloc is None:
+            continue
+        here = [(m, model_need(m)) for m in cfg.class_models(cc.name)]
+        plans.append(
+            ClassPlan(
+                compute_class=cc,
+                allocatable=alloc,
+                replicas={m.name: (m.replicas.min, m.replicas.max) for m, _ in here},
+                needed_min=_pack([p for m, p in here for _ in range(m.replicas.min)], alloc, cc.gpus_per_node),
+                needed_max=_pack([p for m, p in here for _ in range(m.replicas.max)], alloc, cc.gpus_per_node),
+            )
+        )
+    return plans
+
+
 def render_lines(cfg: StackConfig) -> list[str]:
-    """The capacity section of the plan: per pool, nodes at minimum and maximum, and why."""
+    """The capacity section of the plan: per pool and compute class, nodes at minimum and maximum, and why."""
     plans = plan_pools(cfg)
-    if not plans:
+    classes = plan_classes(cfg)
+    if not plans and not classes:
         return []
     out = [
         "Capacity (nodes each GPU pool needs for its models' replicas; node allocatable per GKE's reservations; "
@@ -189,16 +242,60 @@ def render_lines(cfg: StackConfig) -> list[str]:
         )
         for model in cfg.models:
             if model.name in plan.replicas:
-                pod = model_need(model)
-                room = [f"{getattr(a, attr) - getattr(pod, attr):.2f} {unit}" for attr, _, unit in DIMENSIONS]
-                sidecar = " with the GCS FUSE sidecar" if pod.sidecar else ""
-                out.append(
-                    f"    {model.name}: {pod.gpus} GPU, {pod.cpu:g} CPU, {pod.memory_gib:g} GiB, "
-                    f"{pod.ephemeral_gib:g} GiB ephemeral{sidecar}; leaves {', '.join(room)} on its node"
-                )
+                out.append(_room_line(model, a))
         if plan.needed_max > p.max_nodes:
             out.append(
                 f"  warning: pool {p.name}: the maximum replicas need {plan.needed_max} nodes, maxNodes is "
                 f"{p.max_nodes}: {plan.needed_max - p.max_nodes} node(s) of pods would stay Pending at full scale"
             )
+    for cp in classes:
+        a, cc = cp.allocatable, cp.compute_class
+        models = ", ".join(f"{name} {lo}..{hi}" for name, (lo, hi) in cp.replicas.items()) or "no models"
+        out.append(
+            f"  compute class {cc.name} ({cc.machine_type} + {cc.gpus_per_node}x {cc.accelerator}): "
+            f"{cp.nodes_min}..{cp.nodes_max} nodes (maxNodes {cc.max_nodes}; replicas {models}); "
+            f"a node allocates {a.cpu:g} CPU, {a.memory_gib:.2f} GiB, {a.ephemeral_gib:g} GiB ephemeral "
+            f"on a {cc.disk_size_gb} GB boot disk"
+        )
+        for model in cfg.class_models(cc.name):
+            out.append(_room_line(model, a))
+        if cp.needed_max > cc.max_nodes:
+            out.append(
+                f"  warning: compute class {cc.name}: the maximum replicas need {cp.needed_max} nodes, maxNodes is "
+                f"{cc.max_nodes}: {cp.needed_max - cc.max_nodes} node(s) of pods would stay Pending at full scale"
+            )
+    return out
+
+
+def _room_line(model: ModelConfig, a: catalog.Allocatable) -> str:
+    pod = model_need(model)
+    room = [f"{getattr(a, attr) - getattr(pod, attr):.2f} {unit}" for attr, _, unit in DIMENSIONS]
+    sidecar = " with the GCS FUSE sidecar" if pod.sidecar else ""
+    return (
+        f"    {model.name}: {pod.gpus} GPU, {pod.cpu:g} CPU, {pod.memory_gib:g} GiB, "
+        f"{pod.ephemeral_gib:g} GiB ephemeral{sidecar}; leaves {', '.join(room)} on its node"
+    )
+
+
+def chain_lines(cfg: StackConfig) -> list[str]:
+    """Where each model's GPU nodes come from, in the order GKE tries them (the plan's section)."""
+    if not cfg.models:
+        return []
+    out = ["GPU capacity per model (where a replica's node comes from, in the order GKE tries):"]
+    for model in cfg.models:
+        cc = cfg.compute_class(model.compute_class)
+        if cc is not None:
+            after = "waits" if cc.when_unsatisfiable == "DoNotScaleUp" else "lets GKE pick any node"
+            back = "; moves pods back up the chain when it can" if cc.active_migration else ""
+            out.append(
+                f"  {model.name}: compute class {cc.name} ({cc.machine_type} + {cc.gpus_per_node}x {cc.accelerator}): "
+                f"{' > '.join(cc.chain)}; none available: {after}{back}"
+            )
+        elif cfg.cluster.mode == "standard":
+            pools = [f"{p.name} ({'spot' if p.spot else 'on-demand'})" for p in cfg.pools_for(model)]
+            out.append(f"  {model.name}: GPU pool {' or '.join(pools)}")
+        elif cfg.autopilot:
+            out.append(f"  {model.name}: Autopilot, {model.gpu.count}x {model.gpu.type} on-demand (no compute class)")
+        else:
+            out.append(f"  {model.name}: the existing cluster's own node pools")
     return out

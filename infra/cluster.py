@@ -74,6 +74,9 @@ class ClusterArgs(ComponentArgs):
     binary_authorization: bool = False
     security_posture: Literal["disabled", "basic"] = "basic"
     rbac_groups: str | None = None
+    # Standard with compute classes: node auto-provisioning and its cluster-wide maxima
+    # ((resourceType, maximum), memory in GB); empty leaves it off.
+    autoprovisioning_limits: tuple[tuple[str, int], ...] = ()
     labels: dict[str, str] = Field(default_factory=dict)
 
 
@@ -307,8 +310,37 @@ class GkeCluster(pulumi.ComponentResource):
             # Same-node pod traffic goes through the VPC, so flow logs and firewall rules see it.
             # Standard only: the provider rejects it with enable_autopilot.
             enable_intranode_visibility=args.intranode_visibility or None,
+            cluster_autoscaling=self._autoprovisioning(args),
             opts=pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(ignore_changes=["nodeConfig", "initialNodeCount"])
+            ),
+        )
+
+    def _autoprovisioning(self, args: ClusterArgs) -> gcp.container.ClusterClusterAutoscalingArgs | None:
+        """Node auto-provisioning for the compute classes' node pools. GKE creates a class's pools
+        itself from 1.33.3-gke.1136000 (Rapid channel); before that "you must also enable
+        cluster-level node auto-provisioning" (GKE, About custom ComputeClasses), so the stack always
+        does. Its limits count every node pool of the cluster, not only the auto-created ones (GKE,
+        About node auto-provisioning, "Resource limits"); the new pools get the stack's node
+        identity and the same hardening as the pools the stack creates."""
+        if not args.autoprovisioning_limits:
+            return None
+        return gcp.container.ClusterClusterAutoscalingArgs(
+            enabled=True,
+            resource_limits=[
+                gcp.container.ClusterClusterAutoscalingResourceLimitArgs(resource_type=kind, minimum=0, maximum=most)
+                for kind, most in args.autoprovisioning_limits
+            ],
+            auto_provisioning_defaults=gcp.container.ClusterClusterAutoscalingAutoProvisioningDefaultsArgs(
+                service_account=self.node_service_account.email,
+                oauth_scopes=list(NODE_OAUTH_SCOPES),
+                image_type="COS_CONTAINERD",
+                management=gcp.container.ClusterClusterAutoscalingAutoProvisioningDefaultsManagementArgs(
+                    auto_repair=True, auto_upgrade=True
+                ),
+                shielded_instance_config=gcp.container.ClusterClusterAutoscalingAutoProvisioningDefaultsShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_integrity_monitoring=True
+                ),
             ),
         )
 

@@ -6,7 +6,9 @@ wires the components with them; tests call them without a Pulumi runtime.
 
 from __future__ import annotations
 
-from infra import capacity, naming, signals
+import math
+
+from infra import capacity, catalog, naming, signals
 from infra.cluster import ClusterArgs
 from infra.config import BucketConfig, ModelConfig, StackConfig, identity_subjects
 from infra.config.values import bucket_ref
@@ -86,6 +88,28 @@ def identity_args(cfg: StackConfig) -> list[IdentityArgs]:
     return out
 
 
+def autoprovisioning_limits(cfg: StackConfig) -> tuple[tuple[str, int], ...]:
+    """Node auto-provisioning maxima of a Standard cluster with compute classes: everything every
+    pool may grow to (the system pool, the GPU pools, each class at maxNodes), as GKE counts them,
+    so the limits never stop a scale-up the config allows. CPU in vCPUs, memory in GB (gcloud
+    --max-memory), GPUs by accelerator type (``nvidia-l4``, ``nvidia-tesla-t4``)."""
+    if cfg.cluster.mode != "standard" or not cfg.compute_classes:
+        return ()
+    sp = cfg.cluster.system_pool
+    shapes = [(sp.machine_type, sp.max_nodes, None, 0)]
+    shapes += [(p.machine_type, p.max_nodes, p.accelerator, p.gpus_per_node) for p in cfg.gpu_pools]
+    shapes += [(c.machine_type, c.max_nodes, c.accelerator, c.gpus_per_node) for c in cfg.compute_classes]
+    cpu = memory = 0
+    gpus: dict[str, int] = {}
+    for machine, nodes, accelerator, per_node in shapes:
+        shape = catalog.machine_shape(machine)
+        cpu += shape.vcpus * nodes
+        memory += math.ceil(shape.memory_gib * nodes)
+        if accelerator:
+            gpus[accelerator] = gpus.get(accelerator, 0) + per_node * nodes
+    return (("cpu", cpu), ("memory", memory), *sorted(gpus.items()))
+
+
 def cluster_args(cfg: StackConfig) -> ClusterArgs:
     cl = cfg.cluster
     net = cfg.effective_network
@@ -108,6 +132,7 @@ def cluster_args(cfg: StackConfig) -> ClusterArgs:
         binary_authorization=cfg.binary_authorization,
         security_posture=cl.security_posture,
         rbac_groups=cl.rbac_groups,
+        autoprovisioning_limits=autoprovisioning_limits(cfg),
         system_machine_type=cl.system_pool.machine_type,
         system_min_nodes=cl.system_pool.min_nodes,
         system_max_nodes=cl.system_pool.max_nodes,

@@ -158,15 +158,17 @@ def test_the_plan_warns_when_maximum_replicas_cannot_all_fit():
     ]
 
 
-def test_prod_pools_need_two_nodes_each_at_minimum_scale():
+def test_prod_pools_hold_what_their_models_need_and_the_class_what_mistral_needs():
     cfg = plan_diff.stack_config_of(offline.read_stack_config("prod")[0])
-    assert {(p.pool.name, p.nodes_min, p.nodes_max) for p in capacity.plan_pools(cfg)} == {("t4", 2, 6), ("l4", 2, 5)}
+    pools = {(p.pool.name, p.nodes_min, p.nodes_max) for p in capacity.plan_pools(cfg)}
+    classes = {(c.compute_class.name, c.nodes_min, c.nodes_max) for c in capacity.plan_classes(cfg)}
+    assert (pools, classes) == ({("t4", 2, 6), ("l4", 1, 2)}, {("l4-serving", 1, 3)})
 
 
 def test_the_plan_prints_nodes_per_pool_with_the_models_that_need_them(capsys):
     plan.main(["--stack", "prod"])
     out = capsys.readouterr().out
-    assert "  pool l4 (l4x1-g2s8): 2..5 nodes (minNodes 1, maxNodes 6; replicas mistral-7b 1..3, flan-t5 1..2)" in out
+    assert "  pool l4 (l4x1-g2s8): 1..2 nodes (minNodes 1, maxNodes 6; replicas flan-t5 1..2)" in out
 
 
 def test_every_capacity_rule_reports_at_most_one_line_per_key():

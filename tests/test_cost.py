@@ -181,15 +181,19 @@ def test_signed_money_shows_direction():
 #   dev:     t4 spot node 0.0963+0.14 = 0.2363; t5-small 1..2 + resnet50 1..2 -> 2..4 nodes
 #            min 0.10 + 0.13402 + 2x0.2363 = 0.70662/h;  max 0.10 + 2x0.13402 + 4x0.2363 = 1.31324/h
 #   staging: node-based Autopilot: t5-small (3 vCPU, 16Gi) on g2-standard-8 0.29358+0.56004 = 0.85362,
-#            x1..3; mistral-7b (8 vCPU, 30Gi) on g2-standard-12 0.44038+0.56004 = 1.00042, x1..2
-#            min 0.10 + 0.85362 + 1.00042 = 1.95404/h;  max 0.10 + 3x0.85362 + 2x1.00042 = 4.66170/h
-#   prod:    t4 (0.38+0.35) 2..6 nodes (t5-small 1..3, resnet50 1..3); l4 (0.29358+0.56004) 2..5
-#            (mistral-7b 1..3, flan-t5 1..2); min 0.10 + 0.13402 + 2x0.73 + 2x0.85362 = 3.40126/h
-#            max 0.10 + 4x0.13402 + 6x0.73 + 5x0.85362 = 9.28418/h
-#            The minimum is 0.73 + 0.85362 = 1.58362/h ($1,156.04/month) above minNodes' 1 + 1.
+#            x1..3; mistral-7b on compute class l4-serving (g2-standard-12, on-demand > spot): 1..2
+#            nodes, on-demand 0.44038+0.56004 = 1.00042, spot 0.17621+0.2231 = 0.39931
+#            min 0.10 + 0.85362 + 1x0.39931 (cheapest priority) = 1.35293/h
+#            max 0.10 + 3x0.85362 + 2x1.00042 (dearest priority) = 4.66170/h
+#   prod:    t4 (0.38+0.35) 2..6 nodes (t5-small 1..3, resnet50 1..3); l4 (0.29358+0.56004) 1..2
+#            (flan-t5 1..2); compute class l4-serving (g2-standard-8, any-reservation > on-demand >
+#            flex-start > spot): mistral-7b 1..3 nodes, 0.85362 on-demand (reservation and G2
+#            flex-start at the on-demand rate), spot 0.11747+0.2231 = 0.34057
+#            min 0.10 + 0.13402 + 2x0.73 + 1x0.85362 + 1x0.34057 = 2.88821/h
+#            max 0.10 + 4x0.13402 + 6x0.73 + 2x0.85362 + 3x0.85362 = 9.28418/h
 @pytest.mark.parametrize(
     ("stack", "monthly_min", "monthly_max"),
-    [("dev", 515.83, 958.67), ("staging", 1426.45, 3403.04), ("prod", 2482.92, 6777.45)],
+    [("dev", 515.83, 958.67), ("staging", 987.64, 3403.04), ("prod", 2108.39, 6777.45)],
 )
 def test_example_stacks_cost_what_the_table_says(stack, monthly_min, monthly_max):
     config_map, _ = offline.read_stack_config(stack)

@@ -536,7 +536,16 @@ FAILS = [
         (*POD, "nodeSelector"),
         DELETE,
         "pod requests nvidia.com/gpu but selects no accelerator; set nodeSelector "
-        "cloud.google.com/gke-accelerator (Autopilot rejects GPU pods without it)",
+        "cloud.google.com/gke-accelerator or cloud.google.com/compute-class (Autopilot rejects GPU pods without one)",
+    ),
+    (
+        kubernetes.gpu_scheduling,
+        DEPLOYMENT,
+        DEPLOYMENT_OK,
+        (*POD, "nodeSelector"),
+        {"cloud.google.com/compute-class": "l4-serving", "cloud.google.com/gke-accelerator": "nvidia-l4"},
+        "pod selects a compute class and cloud.google.com/gke-accelerator; GKE rejects pods that select a "
+        "system label the class has a field for (priorities.gpu.type): remove the accelerator selector",
     ),
     (
         kubernetes.gpu_scheduling,
@@ -824,6 +833,11 @@ def test_daemonset_may_tolerate_gpu_nodes_without_requesting_gpus():
     cpu_only = changed(DEPLOYMENT_OK, (*C0, "resources"), {"limits": {"cpu": "1", "memory": "1Gi"}})
     daemonset = cpu_only | {"kind": "DaemonSet"}
     assert violations(kubernetes.gpu_scheduling, "kubernetes:apps/v1:DaemonSet", daemonset) == []
+
+
+def test_gpu_pod_on_a_compute_class_selects_the_class_alone():
+    on_class = changed(DEPLOYMENT_OK, (*POD, "nodeSelector"), {"cloud.google.com/compute-class": "l4-serving"})
+    assert violations(kubernetes.gpu_scheduling, DEPLOYMENT, on_class) == []
 
 
 def test_limits_alone_are_guaranteed():

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from infra import config
-from tests.conftest import raw_with, stack_capture
+from tests.conftest import raw_with, run_raw, stack_capture
 from tests.test_workload_config import predictor_model
 from tooling import policy_check
 from tooling.plan_text import highlights
@@ -133,15 +133,37 @@ def test_vllm_cache_volume_is_limited_to_the_pods_ephemeral_storage():
     assert cache["emptyDir"]["sizeLimit"] == limit
 
 
+def _autopilot_vllm_without_class():
+    raw = raw_with(
+        cluster={"mode": "autopilot", "location": "us-central1", "deletionProtection": False},
+        gpuPools=[],
+        models=[
+            {
+                "name": "mistral-7b",
+                "server": "vllm",
+                "gpu": {"type": "nvidia-l4", "count": 1},
+                "source": "hf://mistralai/Mistral-7B-Instruct-v0.3",
+                "resources": {"cpu": "8", "memory": "30Gi", "ephemeralStorage": "50Gi"},
+            }
+        ],
+    )
+    return run_raw(raw).one(DEPLOYMENT, "model-mistral-7b-deployment")
+
+
 def test_vllm_on_autopilot_selects_the_driver_its_cuda_needs():
-    dep = next(r for r in stack_capture("staging").of_type(DEPLOYMENT) if r.inputs["metadata"]["name"] == "mistral-7b")
-    selector = dep.inputs["spec"]["template"]["spec"]["nodeSelector"]
+    selector = _autopilot_vllm_without_class().inputs["spec"]["template"]["spec"]["nodeSelector"]
     assert selector[pod.DRIVER_VERSION_LABEL] == drivers.autopilot_driver(vllm.IMAGE_CUDA, vllm.IMAGE).version
 
 
 def test_vllm_on_autopilot_says_why_in_the_plan():
-    dep = stack_capture("staging").one(DEPLOYMENT, "model-mistral-7b-deployment")
-    assert "CUDA 12.8" in highlights(dep)["driver"]
+    assert "CUDA 12.8" in highlights(_autopilot_vllm_without_class())["driver"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_vllm_on_a_compute_class_gets_the_driver_its_cuda_needs_from_the_class(stack):
+    cc = stack_capture(stack).one("kubernetes:cloud.google.com/v1:ComputeClass", "computeclass-l4-serving")
+    versions = {rule["gpu"]["driverVersion"] for rule in cc.inputs["spec"]["priorities"]}
+    assert versions == {drivers.autopilot_driver(vllm.IMAGE_CUDA, vllm.IMAGE).version}
 
 
 def test_vllm_on_standard_leaves_the_driver_to_the_pool():

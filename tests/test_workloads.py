@@ -8,6 +8,7 @@ from functools import cache
 import pytest
 
 from infra import catalog, config, platform_args
+from infra.config import COMPUTE_CLASS_LABEL
 from tests.conftest import STACKS, raw_with, run_raw, stack_capture
 from tests.test_workload_config import FT_STORAGE, predictor_model
 from tooling.offline import Capture
@@ -78,12 +79,21 @@ def test_every_pod_runs_confined(stack, name):
         assert (sc["allowPrivilegeEscalation"], sc["capabilities"]["drop"]) == (False, ["ALL"])
 
 
-def _gpu_pods(stack):
+def _all_gpu_pods(stack):
     return [
         r
         for r in workloads(stack_capture(stack))
         if r.inputs["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"].get(GPU)
     ]
+
+
+def _gpu_pods(stack):
+    """GPU pods on pools (Standard) or Autopilot's accelerator selector: not on a compute class."""
+    return [r for r in _all_gpu_pods(stack) if COMPUTE_CLASS_LABEL not in pod_of(r).get("nodeSelector", {})]
+
+
+def _class_pods(stack):
+    return [r for r in _all_gpu_pods(stack) if COMPUTE_CLASS_LABEL in pod_of(r).get("nodeSelector", {})]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -117,8 +127,24 @@ def test_autopilot_gpu_pods_select_the_accelerator_without_tolerations():
         assert "tolerations" not in spec and "affinity" not in spec
 
 
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_compute_class_pods_select_the_class_and_nothing_gke_would_reject(stack):
+    # GKE rejects a Pod on a class that also selects a label the class has a field for
+    # (gke-accelerator, gke-spot, gke-gpu-driver-version): About custom ComputeClasses.
+    pods = _class_pods(stack)
+    assert pods and all(pod_of(r)["nodeSelector"] == {COMPUTE_CLASS_LABEL: "l4-serving"} for r in pods)
+
+
+def test_compute_class_pods_tolerate_the_class_taint_and_on_standard_the_gpu_taint():
+    class_taint = {"key": COMPUTE_CLASS_LABEL, "operator": "Equal", "value": "l4-serving", "effect": "NoSchedule"}
+    gpu_taint = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+    standard = [pod_of(r)["tolerations"] for r in _class_pods("prod")]
+    autopilot = [pod_of(r)["tolerations"] for r in _class_pods("staging")]
+    assert (standard, autopilot) == ([[gpu_taint, class_taint]], [[class_taint]])
+
+
 def test_autopilot_gpu_pods_stay_within_the_per_gpu_bounds():
-    for res in _gpu_pods("staging"):
+    for res in _all_gpu_pods("staging"):
         limits = pod_of(res)["containers"][0]["resources"]["limits"]
         bounds = catalog.ACCELERATORS["nvidia-l4"].autopilot[int(limits[GPU])]
         assert bounds.cpu_min <= config.parse_quantity(limits["cpu"]) <= bounds.cpu_max
@@ -263,7 +289,7 @@ def test_web_front_end_is_a_cluster_ip_service():
 
 def test_plan_shows_each_model_deployment_with_image_gpu_and_replicas():
     d = highlights(stack_capture("staging").one(DEPLOYMENT, "model-mistral-7b-deployment"))
-    assert (d["images"], d["gpu"], d["replicas"]) == ("vllm/vllm-openai:v0.11.0", "1x nvidia-l4", 1)
+    assert (d["images"], d["gpu"], d["replicas"]) == ("vllm/vllm-openai:v0.11.0", "1x class l4-serving", 1)
 
 
 # Configs beyond the example stacks -----------------------------------------------------------

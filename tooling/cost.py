@@ -19,6 +19,9 @@ What is counted (list prices, USD):
 - Autopilot (a new cluster, or an existing one with ``existingAutopilot``): GPU Pods are billed
   by node, so every model's replicas times the Compute Engine price of the cheapest shape that
   carries its GPUs and gives it its requests (the Autopilot premium is not priced);
+- compute classes (both modes): each class's nodes (``infra/capacity.py``), at minimum scale at the
+  rate of the chain's cheapest priority, at maximum at its dearest (reservations at the on-demand
+  rate, flex-start at its own rate from the table);
 - an existing Standard cluster: nothing — its nodes are billed where the cluster is managed.
 
 Not counted: boot disks, load balancers, network egress, Cloud NAT, storage, logging and
@@ -54,9 +57,23 @@ class Rate(_Frozen):
 
     on_demand: float = Field(ge=0)
     spot: float = Field(ge=0)
+    # Dynamic Workload Scheduler (flex-start) price; absent: the table has none for this row.
+    flex_start: float | None = Field(None, ge=0)
 
     def of(self, spot: bool) -> float:
         return self.spot if spot else self.on_demand
+
+    def for_capacity(self, capacity: str, what: str) -> float:
+        """The rate of a compute-class priority. A reservation bills at the on-demand rate whether
+        a node uses it or not (Compute Engine, Reservations of Compute Engine zonal resources), so a
+        node on one costs what an on-demand node does."""
+        if capacity == "spot":
+            return self.spot
+        if capacity == "flex-start":
+            if self.flex_start is None:
+                raise _MissingPriceError(f"flex-start price of {what}")
+            return self.flex_start
+        return self.on_demand
 
 
 class Source(_Frozen):
@@ -194,6 +211,36 @@ def gpu_pools(cfg: StackConfig, prices: PriceTable) -> list[CostLine]:
     return lines
 
 
+def compute_classes(cfg: StackConfig, prices: PriceTable) -> list[CostLine]:
+    """Each compute class at the nodes its models need (infra/capacity.py), in both cluster modes
+    (the class fixes the node shape; Autopilot bills its GPU nodes by node). Where the node comes
+    from decides its rate, so minimum scale is priced at the chain's cheapest priority and maximum
+    scale at its dearest: the bill lies between, wherever GKE finds the nodes."""
+    lines = []
+    for plan in capacity.plan_classes(cfg):
+        cc = plan.compute_class
+        machine = _rate(prices.machines, cc.machine_type, "machine type")
+        gpu = _rate(prices.accelerators, cc.accelerator, "accelerator")
+        rates = [
+            machine.for_capacity(p.capacity, cc.machine_type)
+            + gpu.for_capacity(p.capacity, cc.accelerator) * cc.gpus_per_node
+            for p in cc.priorities
+        ]
+        chain = " > ".join(f"{name} {money(rate, 4)}/h" for name, rate in zip(cc.chain, rates, strict=True))
+        lines.append(
+            CostLine(
+                item=f"compute class {cc.name}",
+                detail=(
+                    f"{cc.machine_type} + {cc.gpus_per_node}x {cc.accelerator} per node: {chain}; "
+                    f"{plan.nodes_min}..{plan.nodes_max} nodes"
+                ),
+                hourly_min=min(rates) * plan.nodes_min,
+                hourly_max=max(rates) * plan.nodes_max,
+            )
+        )
+    return lines
+
+
 def autopilot_node(model: ModelConfig, prices: PriceTable) -> str:
     """The machine Autopilot provisions for one replica: the cheapest priced shape of the GPU's
     family that carries ``gpu.count`` GPUs and gives the pod its CPU and memory (GKE's allocatable)."""
@@ -223,6 +270,8 @@ def autopilot_models(cfg: StackConfig, prices: PriceTable) -> list[CostLine]:
         return []
     lines = []
     for model in cfg.models:
+        if model.compute_class is not None:
+            continue  # priced with its class (compute_classes)
         machine = autopilot_node(model, prices)
         node = _rate(prices.machines, machine, "machine type").on_demand
         gpus = _rate(prices.accelerators, model.gpu.type, "accelerator").on_demand * model.gpu.count
@@ -251,6 +300,11 @@ def _notes(cfg: StackConfig, prices: PriceTable) -> tuple[str, ...]:
             f"GKE free tier: ${prices.free_tier_monthly_credit:.2f}/month credit per billing account "
             "for one zonal or Autopilot cluster, not subtracted"
         )
+    if any(p.capacity in ("reservation", "any-reservation") for c in cfg.compute_classes for p in c.priorities):
+        notes.append(
+            "compute-class reservations: priced at the on-demand rate; a reservation is billed whether or not "
+            "a node uses it, so nodes on it cost nothing more than the reservation already does"
+        )
     if cfg.autopilot and cfg.models:
         notes.append(
             "Autopilot GPU nodes: Compute Engine prices of the node each replica gets; the Autopilot premium "
@@ -269,7 +323,7 @@ def estimate(cfg: StackConfig, prices: PriceTable | None = None) -> CostEstimate
         )
     lines: list[CostLine] = []
     unpriced: list[str] = []
-    for part in (cluster_fee, system_pool, gpu_pools, autopilot_models):
+    for part in (cluster_fee, system_pool, gpu_pools, compute_classes, autopilot_models):
         try:
             lines.extend(part(cfg, prices))
         except _MissingPriceError as missing:

@@ -163,6 +163,7 @@ def _config_lines(config_map: dict[str, str], project_dir: Path) -> list[str]:
     out: list[str] = []
     for section in (
         ["HPAs that hold their replicas:", *h] if (h := signal_paths.hold_lines(cfg)) else [],
+        capacity.chain_lines(cfg),
         capacity.render_lines(cfg),
     ):
         if section:

@@ -56,6 +56,18 @@ def _containers(spec: dict) -> list[dict]:
     return [*pod.get("initContainers", []), *pod.get("containers", [])]
 
 
+def _class_priority(rule: dict) -> str:
+    """One ComputeClass priority as the plan names it (the config's capacity names)."""
+    reservations = rule.get("reservations") or {}
+    if reservations.get("affinity") == "Specific":
+        return "reservation " + ",".join(r.get("name", "?") for r in reservations.get("specific") or [])
+    if reservations.get("affinity") == "AnyBestEffort":
+        return "any-reservation"
+    if (rule.get("flexStart") or {}).get("enabled"):
+        return "flex-start"
+    return "spot" if rule.get("spot") else "on-demand"
+
+
 def _hpa_signal(metric: dict) -> str:
     """``<metric name>=<target>`` of one HPA metric (Pods or External)."""
     body = metric.get(metric.get("type", "").lower()) or {}
@@ -82,6 +94,11 @@ def highlights(res: Captured) -> dict[str, Any]:
             "binaryAuthorization": (i.get("binaryAuthorization") or {}).get("evaluationMode"),
             "intranodeVisibility": i.get("enableIntranodeVisibility"),
             "deletionProtection": i.get("deletionProtection"),
+            "autoprovisioning": ", ".join(
+                f"{r.get('resourceType')}<={r.get('maximum')}"
+                for r in ((i.get("clusterAutoscaling") or {}).get("resourceLimits") or [])
+            )
+            or None,
             "workloadPool": (i.get("workloadIdentityConfig") or {}).get("workloadPool"),
         }
     if t == "gcp:container/nodePool:NodePool":
@@ -153,8 +170,11 @@ def highlights(res: Captured) -> dict[str, Any]:
         gpus = sum(int((c.get("resources") or {}).get("limits", {}).get("nvidia.com/gpu", 0)) for c in containers)
         if gpus:
             pod = spec.get("template", {}).get("spec", {})
-            accelerator = (pod.get("nodeSelector") or {}).get("cloud.google.com/gke-accelerator", "?")
-            out["gpu"] = f"{gpus}x {accelerator}"
+            selector = pod.get("nodeSelector") or {}
+            if "cloud.google.com/compute-class" in selector:
+                out["gpu"] = f"{gpus}x class {selector['cloud.google.com/compute-class']}"
+            else:
+                out["gpu"] = f"{gpus}x {selector.get('cloud.google.com/gke-accelerator', '?')}"
             # An Autopilot pod's driver selector, and why the workload chose it (its annotation).
             driver = (pod.get("nodeSelector") or {}).get("cloud.google.com/gke-gpu-driver-version")
             if driver:
@@ -162,6 +182,14 @@ def highlights(res: Captured) -> dict[str, Any]:
                     "gke-gpu-serving/gpu-driver"
                 )
                 out["driver"] = why or driver
+        if i.get("kind") == "ComputeClass":
+            first = (spec.get("priorities") or [{}])[0]
+            gpu = first.get("gpu") or {}
+            out["shape"] = f"{first.get('machineType')} + {gpu.get('count')}x {gpu.get('type')}"
+            out["chain"] = ">".join(_class_priority(p) for p in spec.get("priorities") or [])
+            out["driver"] = (meta.get("annotations") or {}).get("gke-gpu-serving/gpu-driver") or gpu.get(
+                "driverVersion"
+            )
         if spec.get("type") and spec.get("ports"):
             ports = ",".join(
                 f"{p['name']}:{p.get('port')}" if p.get("name") else str(p.get("port")) for p in spec["ports"]

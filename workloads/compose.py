@@ -1,5 +1,5 @@
 """The workload steps in order, each one function in the module that owns it: the Hugging Face
-token, conversion Jobs, model servers, their monitors and HPAs, the web front end, the load
+token, conversion Jobs, compute classes, model servers, their monitors and HPAs, the web front end, the load
 generator and the namespace's NetworkPolicies.
 """
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from infra.config import StackConfig
 from infra.platform import Platform
-from workloads import autoscaling, jobs, network, serving, webapp
+from workloads import autoscaling, compute_classes, jobs, network, serving, webapp
 from workloads.context import Context
 from workloads.jobs import ConversionJob
 from workloads.serving import ModelServer
@@ -35,7 +35,8 @@ def build(cfg: StackConfig, platform: Platform) -> Workloads:
     ctx = Context.of(cfg, platform)
     hf_secret = serving.hf_token_secret(ctx)
     conversions = jobs.conversions(ctx)
-    servers = serving.model_servers(ctx, conversions, hf_secret)
+    classes = compute_classes.compute_classes(ctx)
+    servers = serving.model_servers(ctx, conversions, hf_secret, classes)
     autoscaling.monitors_and_hpas(ctx, servers)
     front_end = webapp.front_end(ctx, servers)
     jobs.load_generator(ctx, servers)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.config import COMPUTE_CLASS_LABEL
 from infra.config.values import parse_quantity
 from infra.node_pools import GPU_TAINT_KEY
 
@@ -92,6 +93,17 @@ def gpu_placement(
             selector[DRIVER_VERSION_LABEL] = driver_version
         return Placement(node_selector=selector)
     return Placement(node_selector=selector, tolerations=(gpu_toleration(),), node_pools=tuple(node_pools))
+
+
+def class_placement(compute_class: str, *, autopilot: bool) -> Placement:
+    """Scheduling for a GPU pod on a custom ComputeClass: the class selector alone (GKE rejects a
+    Pod that also selects a system label the class has a field for, such as
+    ``cloud.google.com/gke-accelerator``: GKE, About custom ComputeClasses), the class's taint
+    (``cloud.google.com/compute-class=<class>:NoSchedule``, what GKE documents for class node pools)
+    and, on Standard, the GPU taint of GPU nodes."""
+    class_taint = {"key": COMPUTE_CLASS_LABEL, "operator": "Equal", "value": compute_class, "effect": "NoSchedule"}
+    tolerations = (class_taint,) if autopilot else (gpu_toleration(), class_taint)
+    return Placement(node_selector={COMPUTE_CLASS_LABEL: compute_class}, tolerations=tolerations)
 
 
 def cpu_placement() -> Placement:

@@ -73,15 +73,15 @@ DRIVER_ANNOTATION = f"{naming.PROJECT}/gpu-driver"
 
 def driver_version(args: ModelServerArgs, spec: ServerSpec) -> str | None:
     """The Autopilot driver selector: the model's gpu.driverVersion, else what its image needs."""
-    if not args.autopilot:
-        return None
+    if not args.autopilot or args.model.compute_class:
+        return None  # Standard: the pool decides; a compute class: the class (priorities[].gpu.driverVersion)
     if args.model.gpu.driver_version:
         return args.model.gpu.driver_version
     return spec.driver.version if spec.driver else None
 
 
 def driver_annotation(args: ModelServerArgs, spec: ServerSpec) -> dict[str, str]:
-    if args.autopilot and not args.model.gpu.driver_version and spec.driver:
+    if args.autopilot and not args.model.compute_class and not args.model.gpu.driver_version and spec.driver:
         return {DRIVER_ANNOTATION: f"{spec.driver.version}: {spec.driver.reason}"}
     return {}
 
@@ -123,9 +123,12 @@ class ModelServerArgs(ComponentArgs):
 def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[str] | None) -> k8s.core.v1.PodSpecArgs:
     """The serving pod: GPU placement, requests = limits, probes, drain, non-root, zone spread."""
     m = args.model
-    placement = pod.gpu_placement(
-        m.gpu.type, autopilot=args.autopilot, node_pools=args.node_pools, driver_version=driver_version(args, spec)
-    )
+    if m.compute_class:
+        placement = pod.class_placement(m.compute_class, autopilot=args.autopilot)
+    else:
+        placement = pod.gpu_placement(
+            m.gpu.type, autopilot=args.autopilot, node_pools=args.node_pools, driver_version=driver_version(args, spec)
+        )
     volumes = list(spec.parts.volumes)
     mounts = list(spec.parts.mounts)
     shm_vol, shm_mount = pod.shm_volume(m.shm_size or pod.default_shm_size(m.server, m.resources.memory))
@@ -302,16 +305,25 @@ def hf_token_secret(ctx: Context) -> str | None:
     return None
 
 
-def model_servers(ctx: Context, conversions: dict[str, ConversionJob], hf_secret: str | None) -> dict[str, ModelServer]:
+def model_servers(
+    ctx: Context,
+    conversions: dict[str, ConversionJob],
+    hf_secret: str | None,
+    classes: dict[str, pulumi.Resource],
+) -> dict[str, ModelServer]:
     """One :class:`ModelServer` per model, each after its namespace, its identity, the conversion
-    Jobs that write what it serves and the capacity its pods need."""
+    Jobs that write what it serves and the capacity its pods need (its pools, or its compute class:
+    ``classes``, class name -> the ComputeClass object)."""
     cfg, platform = ctx.cfg, ctx.platform
     out: dict[str, ModelServer] = {}
     for model in cfg.models:
         identity = platform.identity(model.name)
         after: list[pulumi.Resource] = [*ctx.in_namespace, *([identity] if identity else [])]
         after += [c.job for c in conversions.values() if c.conversion.model == model.name]
-        after += platform.capacity_for(model.gpu)
+        if model.compute_class:
+            after += [classes[model.compute_class], *platform.capacity_for(None)]
+        else:
+            after += platform.capacity_for(model.gpu)
         out[model.name] = ModelServer(
             f"model-{model.name}",
             ModelServerArgs(
@@ -319,7 +331,7 @@ def model_servers(ctx: Context, conversions: dict[str, ConversionJob], hf_secret
                 namespace=ctx.namespace,
                 environment=cfg.environment,
                 autopilot=cfg.autopilot,
-                node_pools=ctx.pools(model.gpu),
+                node_pools=() if model.compute_class else ctx.pools(model.gpu),
                 autoscaled=model.autoscaling is not None,
             ),
             spec=server_spec(model, ctx.buckets, hf_secret),

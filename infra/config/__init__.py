@@ -52,6 +52,13 @@ from infra.config.base import (
     Server,
 )
 from infra.config.cluster import AuthorizedNetwork, ClusterConfig, FlowLogs, NetworkConfig, SystemPool
+from infra.config.compute import (
+    CAPACITY_ORDER,
+    COMPUTE_CLASS_LABEL,
+    ClassPriority,
+    ComputeClassConfig,
+    Reservation,
+)
 from infra.config.load import (
     ConfigError,
     decode_value,
@@ -98,6 +105,8 @@ from infra.config.values import bucket_ref, image_tag, parse_quantity
 
 __all__ = [
     "BUCKET_FATES",
+    "CAPACITY_ORDER",
+    "COMPUTE_CLASS_LABEL",
     "CONVERTER_IMAGE",
     "DEFAULT_CONVERTER",
     "DEFAULT_PREDICTOR_KSA",
@@ -118,9 +127,11 @@ __all__ = [
     "AutoscalingConfig",
     "Behavior",
     "BucketConfig",
+    "ClassPriority",
     "ClusterConfig",
     "ClusterMode",
     "ComponentArgs",
+    "ComputeClassConfig",
     "ConfigError",
     "ConversionConfig",
     "Driver",
@@ -140,6 +151,7 @@ __all__ = [
     "RegistryConfig",
     "ReleaseChannel",
     "Replicas",
+    "Reservation",
     "Resources",
     "Server",
     "ServiceAccountRef",

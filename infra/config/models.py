@@ -150,6 +150,9 @@ class ModelConfig(_Model):
     resources: Resources = Resources()
     service_account: ServiceAccountRef | None = None
     service: ServiceConfig = ServiceConfig()
+    compute_class: str | None = Field(
+        None, description="a computeClasses[].name: schedule on that class's capacity chain instead of gpuPools"
+    )
     shm_size: str | None = Field(None, description="/dev/shm size limit; default per server")
     startup_seconds: int | None = Field(None, ge=30, le=7200, description="model load budget; default per server")
     run_as_user: int = Field(1000, ge=1, description="non-root UID the server runs as")
@@ -301,7 +304,7 @@ def _model_checks(cfg: StackConfig) -> list[Problem]:
         problems.extend(_latest(cfg, image_path, model_image(model)))
         problems.extend(_server_checks(model, at))
         problems.extend(_service_checks(cfg, at, model.service, model.service_type))
-        if model.gpu.driver_version is not None and not cfg.autopilot:
+        if model.gpu.driver_version is not None and not cfg.autopilot and model.compute_class is None:
             problems.append(
                 Problem(
                     (*at, "gpu", "driverVersion"),
@@ -311,7 +314,7 @@ def _model_checks(cfg: StackConfig) -> list[Problem]:
                 )
             )
         problems.extend(_autoscaling_checks(cfg, at, model))
-        if cfg.cluster.mode == "standard":
+        if cfg.cluster.mode == "standard" and model.compute_class is None:
             problems.extend(_standard_fit(cfg, (*at, "gpu"), model.gpu))
         if cfg.autopilot:
             problems.extend(_autopilot_fit(at, model.gpu, model.resources))

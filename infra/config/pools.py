@@ -101,7 +101,45 @@ def _capacity_checks(cfg: StackConfig) -> list[Problem]:
                         f"raise maxNodes to at least {plan.needed_min} or lower their replicas.min",
                     )
                 )
+    for i, cc in enumerate(cfg.compute_classes):
+        alloc = capacity.class_allocatable(cc)
+        for model in cfg.class_models(cc.name):
+            pod = capacity.model_need(model)
+            short = capacity.shortfalls(pod, alloc) if alloc is not None else []
+            if short:
+                key, wanted, have = short[0]
+                j = cfg.models.index(model)
+                fix = (
+                    f"raise computeClasses[{i}].diskSizeGb to at least {capacity.disk_for(wanted)}"
+                    if key == "ephemeralStorage"
+                    else f"use a larger computeClasses[{i}].machineType"
+                )
+                problems.append(
+                    Problem(
+                        ("models", j, "resources", key),
+                        getattr(model.resources, _RESOURCE_ATTR[key]),
+                        f"{model.name} needs {wanted:g} {_UNIT[key]}, but a {cc.machine_type} node with a "
+                        f"{cc.disk_size_gb} GB boot disk (computeClasses[{i}]) gives pods {have:g} {_UNIT[key]} "
+                        f"(GKE's node allocatable); {fix}, or lower the request",
+                    )
+                )
+    for plan in capacity.plan_classes(cfg):
+        cc = plan.compute_class
+        if plan.needed_min > cc.max_nodes:
+            models = ", ".join(f"{m} ({lo})" for m, (lo, _) in plan.replicas.items())
+            problems.append(
+                Problem(
+                    ("computeClasses", cfg.compute_classes.index(cc), "maxNodes"),
+                    cc.max_nodes,
+                    f"the minimum replicas of {models} need {plan.needed_min} nodes of this class; "
+                    f"raise maxNodes to at least {plan.needed_min} or lower their replicas.min",
+                )
+            )
     return problems
+
+
+_RESOURCE_ATTR = {"cpu": "cpu", "memory": "memory", "ephemeralStorage": "ephemeral_storage"}
+_UNIT = {"cpu": "CPU", "memory": "GiB memory", "ephemeralStorage": "GiB ephemeral storage"}
 
 
 def _misfit(cfg: StackConfig, at: tuple, pod: Any, requested: Resources, pools: tuple[GpuPool, ...]) -> Problem:
@@ -113,7 +151,7 @@ def _misfit(cfg: StackConfig, at: tuple, pod: Any, requested: Resources, pools: 
     key, wanted, have = capacity.shortfalls(pod, alloc)[0]
     owner = "cluster.systemPool" if pool.name == "system" else f"gpuPools[{cfg.gpu_pools.index(pool)}]"
     sidecar = " (with the GCS FUSE sidecar's requests)" if pod.sidecar else ""
-    unit = {"cpu": "CPU", "memory": "GiB memory", "ephemeralStorage": "GiB ephemeral storage"}[key]
+    unit = _UNIT[key]
     fix = (
         f"raise {owner}.diskSizeGb to at least {capacity.disk_for(wanted)}"
         if key == "ephemeralStorage"

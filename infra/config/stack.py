@@ -18,6 +18,7 @@ from infra.config.apps import (
 from infra.config.autoscaling import MetricsConfig, metrics_checks
 from infra.config.base import NAME_PREFIX_MAX, Environment, Problem, _dns_name, _Model
 from infra.config.cluster import ClusterConfig, NetworkConfig, cluster_checks
+from infra.config.compute import ComputeClassConfig, compute_class_checks
 from infra.config.models import ModelConfig, ModelGpu, _model_checks
 from infra.config.pools import GpuPool, _capacity_checks, _pool_checks, pool_can_hold
 from infra.config.storage import (
@@ -44,6 +45,7 @@ class StackConfig(_Model):
     network: NetworkConfig | None = None
     cluster: ClusterConfig
     gpu_pools: tuple[GpuPool, ...] = ()
+    compute_classes: tuple[ComputeClassConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
     storage: StorageConfig = StorageConfig()
     identity: IdentityConfig = IdentityConfig()
@@ -144,8 +146,17 @@ class StackConfig(_Model):
         return tuple(out)
 
     def pools_for(self, model: ModelConfig) -> tuple[GpuPool, ...]:
-        """The configured pools a model's pods can schedule onto."""
+        """The configured pools a model's pods can schedule onto (none when it uses a compute class)."""
+        if model.compute_class is not None:
+            return ()
         return self.pools_for_gpu(model.gpu)
+
+    def compute_class(self, name: str | None) -> ComputeClassConfig | None:
+        return next((c for c in self.compute_classes if c.name == name), None)
+
+    def class_models(self, name: str) -> tuple[ModelConfig, ...]:
+        """The models that schedule on compute class ``name``."""
+        return tuple(m for m in self.models if m.compute_class == name)
 
     def pools_for_gpu(self, gpu: ModelGpu) -> tuple[GpuPool, ...]:
         return tuple(p for p in self.gpu_pools if pool_can_hold(p, gpu))
@@ -158,6 +169,7 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
         *cluster_checks(cfg),
         *metrics_checks(cfg),
         *_pool_checks(cfg),
+        *compute_class_checks(cfg),
         *_model_checks(cfg),
         *_conversion_checks(cfg),
         *_app_checks(cfg),

@@ -58,6 +58,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 # (https://cloud.google.com/kubernetes-engine/docs/how-to/autopilot-gpus).
 GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
 ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+COMPUTE_CLASS_LABEL = "cloud.google.com/compute-class"
 # GKE internal passthrough load balancer annotation (and its legacy spelling).
 INTERNAL_LB_ANNOTATIONS = ("networking.gke.io/load-balancer-type", "cloud.google.com/load-balancer-type")
 
@@ -306,7 +307,7 @@ def _selects_accelerator(spec: Any) -> bool | Any:
     selector = get(spec, "nodeSelector")
     if selector is UNKNOWN:
         return UNKNOWN
-    if get(selector, ACCELERATOR_LABEL) is not None:
+    if get(selector, ACCELERATOR_LABEL) is not None or get(selector, COMPUTE_CLASS_LABEL) is not None:
         return True
     terms = elements(
         spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"
@@ -323,7 +324,8 @@ def _selects_accelerator(spec: Any) -> bool | Any:
 
 
 def check_gpu_scheduling(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
-    """GPUs only with an accelerator selector; the GPU toleration only with a GPU request.
+    """GPUs only with an accelerator or compute-class selector (not both: GKE, About custom
+    ComputeClasses); the GPU toleration only with a GPU request.
 
     A GPU request without a toleration is fine on GKE: its ExtendedResourceToleration admission
     controller adds ``nvidia.com/gpu:Exists:NoSchedule`` to every pod that requests
@@ -340,7 +342,16 @@ def check_gpu_scheduling(props: Any, config: Mapping[str, Any]) -> Iterator[str]
         if _selects_accelerator(pod.spec) is False:
             yield (
                 "pod requests nvidia.com/gpu but selects no accelerator; set nodeSelector "
-                "cloud.google.com/gke-accelerator (Autopilot rejects GPU pods without it)"
+                "cloud.google.com/gke-accelerator or cloud.google.com/compute-class (Autopilot rejects GPU pods without one)"
+            )
+        selector = get(pod.spec, "nodeSelector")
+        both = selector is not UNKNOWN and all(
+            get(selector, label) not in (None, UNKNOWN) for label in (COMPUTE_CLASS_LABEL, ACCELERATOR_LABEL)
+        )
+        if both:
+            yield (
+                "pod selects a compute class and cloud.google.com/gke-accelerator; GKE rejects pods that select a "
+                "system label the class has a field for (priorities.gpu.type): remove the accelerator selector"
             )
         return
     if UNKNOWN in gpu or pod.kind == "DaemonSet":
@@ -473,7 +484,10 @@ image_pinned = resource_policy(
 
 gpu_scheduling = resource_policy(
     name="k8s-gpu-scheduling",
-    description="Pods request GPUs only with an accelerator selector, and tolerate the GPU taint only when they request GPUs.",
+    description=(
+        "Pods request GPUs only with an accelerator or compute-class selector (never both), and tolerate "
+        "the GPU taint only when they request GPUs."
+    ),
     types=WORKLOAD_TYPES,
     check=check_gpu_scheduling,
     # custom-metrics: upstream's adapter tolerates GPU nodes (value present) on purpose, so HPAs

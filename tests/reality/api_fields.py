@@ -93,6 +93,8 @@ SHAPES: dict[str, ApiShape] = {
             "datapathProvider": "networkConfig.datapathProvider",
             "enableAutopilot": "autopilot.enabled",
             "clusterAutoscaling.autoProvisioningDefaults": "autoscaling.autoprovisioningNodePoolDefaults",
+            # expandClusterAutoscaling: enabled -> EnableNodeAutoprovisioning (resource_container_cluster.go).
+            "clusterAutoscaling.enabled": "autoscaling.enableNodeAutoprovisioning",
             "clusterAutoscaling": "autoscaling",
             "loggingConfig.enableComponents": "loggingConfig.componentConfig.enableComponents",
             "enableIntranodeVisibility": "networkConfig.enableIntraNodeVisibility",

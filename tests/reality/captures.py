@@ -1,6 +1,7 @@
 """The captures the reality tests run over: every example stack, plus variant configs that reach
-the branches no example stack takes (GPU sharing, LATEST drivers, Ubuntu nodes, direct Workload
-Identity, an existing cluster, the IP endpoint from an authorized network)."""
+the branches no example stack takes (a compute class with every capacity, GPU sharing, LATEST
+drivers, Ubuntu nodes, direct Workload Identity, an existing cluster, the IP endpoint from an
+authorized network)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,36 @@ def variant_raws() -> dict[str, dict]:
         rbacGroups="gke-security-groups@example.com",
     )
     hardened["network"] = {"flowLogs": {"enabled": True, "sampling": 0.2, "aggregationInterval": "INTERVAL_1_MIN"}}
+    classes = base_raw()
+    classes["cluster"]["location"] = "us-central1"
+    classes["computeClasses"] = [
+        {
+            "name": "l4-chain",
+            "accelerator": "nvidia-l4",
+            "machineType": "g2-standard-8",
+            "maxNodes": 2,
+            "priorities": [
+                {"capacity": "reservation", "reservations": [{"name": "l4-res", "project": "shared-reservations"}]},
+                {"capacity": "any-reservation"},
+                {"capacity": "on-demand"},
+                {"capacity": "flex-start", "maxRunDurationSeconds": 86_400},
+                {"capacity": "spot"},
+            ],
+            "whenUnsatisfiable": "ScaleUpAnyway",
+        }
+    ]
+    classes["models"].append(
+        {
+            "name": "llm",
+            "server": "vllm",
+            "gpu": {"type": "nvidia-l4", "count": 1},
+            "source": "hf://org/model",
+            "computeClass": "l4-chain",
+            "resources": {"cpu": "4", "memory": "16Gi"},
+        }
+    )
     return {
+        "compute-class": classes,
         "time-sharing": shared,
         "mps": mps,
         "direct": direct,

@@ -211,16 +211,40 @@ def _capacity_before_gpu_pods(capture: Capture, graph: Graph) -> Iterator[str]:
         gpus = sum(
             int((c.get("resources") or {}).get("limits", {}).get("nvidia.com/gpu", 0)) for c in spec["containers"]
         )
-        if not gpus or not pools:
+        if not gpus:
+            continue
+        ancestors = graph.ancestors(res)
+        compute_class = (spec.get("nodeSelector") or {}).get("cloud.google.com/compute-class")
+        if compute_class is not None:
+            yield from _class_capacity(capture, res, compute_class, ancestors)
+            continue
+        if not pools:
             continue
         accelerator = (spec.get("nodeSelector") or {}).get("cloud.google.com/gke-accelerator")
         fitting = [p for p in pools if p.inputs["nodeConfig"]["guestAccelerators"][0]["type"] == accelerator]
-        ancestors = graph.ancestors(res)
         if not any(p in ancestors for p in fitting):
             yield f"{_kind(res)} {res.name} waits for {accelerator} pods before any pool that can hold them exists"
         for installer in installers:
             if installer not in ancestors:
                 yield f"{_kind(res)} {res.name} waits for GPU pods before the driver installer {installer.name}"
+
+
+def _class_capacity(capture: Capture, res, compute_class: str, ancestors) -> Iterator[str]:
+    """A Pod on a compute class needs the ComputeClass object first (GKE leaves a Pod that names a
+    missing class Pending), and on Standard a cluster that may create the class's node pools (node
+    auto-provisioning before 1.33.3-gke.1136000: GKE, About custom ComputeClasses)."""
+    objects = [
+        r
+        for r in capture.kubernetes_objects()
+        if _kind(r) == "ComputeClass" and (r.inputs.get("metadata") or {}).get("name") == compute_class
+    ]
+    if not any(o in ancestors for o in objects):
+        yield f"{_kind(res)} {res.name} waits for GPU pods before their ComputeClass {compute_class} exists"
+    for cluster in capture.of_type(CLUSTER):
+        autopilot = cluster.inputs.get("enableAutopilot")
+        nap = (cluster.inputs.get("clusterAutoscaling") or {}).get("enabled")
+        if not autopilot and not nap:
+            yield f"{_kind(res)} {res.name} selects ComputeClass {compute_class} on a Standard cluster without node auto-provisioning"
 
 
 # Registries private nodes reach through Private Google Access, without NAT (Container Registry
