@@ -150,6 +150,7 @@ def test_existing_autopilot_cluster_prices_pods_but_no_fee():
             gpuPools=[],
             models=[_autopilot().models[0].model_dump(by_alias=True, exclude_none=True)],
             storage={"buckets": []},
+            registry={"nodeServiceAccount": "theirs-nodes@my-project.iam.gserviceaccount.com"},
         )
     )
     assert [x.item for x in cost.estimate(cfg, TABLE).lines] == ["Autopilot nodes llm"]

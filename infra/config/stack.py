@@ -20,11 +20,11 @@ from infra.config.base import NAME_PREFIX_MAX, Environment, Problem, _dns_name, 
 from infra.config.cluster import ClusterConfig, NetworkConfig, cluster_checks
 from infra.config.models import ModelConfig, ModelGpu, _model_checks
 from infra.config.pools import GpuPool, _capacity_checks, _pool_checks, pool_can_hold
+from infra.config.registry import RegistryConfig, _registry_checks
 from infra.config.storage import (
     AccessGrant,
     BucketConfig,
     IdentityConfig,
-    RegistryConfig,
     StorageConfig,
     _storage_checks,
     bucket_fate,
@@ -162,6 +162,7 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
         *_conversion_checks(cfg),
         *_app_checks(cfg),
         *_storage_checks(cfg),
+        *_registry_checks(cfg),
     ]
     if not problems:
         # The capacity model reads a config whose other rules hold (pools pair, models have pools).
