@@ -196,3 +196,7 @@ def test_example_stacks_cost_what_the_table_says(stack, monthly_min, monthly_max
     config_map, _ = offline.read_stack_config(stack)
     est = cost.estimate(stack_config_of(config_map))
     assert (est.monthly_min, est.monthly_max) == (monthly_min, monthly_max)
+
+
+def test_the_estimate_says_it_leaves_artifact_registry_out():
+    assert any("Artifact Registry" in note for note in cost.estimate(_standard(), TABLE).notes)

@@ -251,6 +251,10 @@ def _notes(cfg: StackConfig, prices: PriceTable) -> tuple[str, ...]:
             f"GKE free tier: ${prices.free_tier_monthly_credit:.2f}/month credit per billing account "
             "for one zonal or Autopilot cluster, not subtracted"
         )
+    # Artifact Registry bills storage per GB-month and network egress; the price table has no
+    # Artifact Registry rows, so neither the stack's own images nor the server images the remote
+    # repositories cache (several GB each) are priced.
+    notes.append("Artifact Registry storage and egress (own images, cached server images) are not priced")
     if cfg.autopilot and cfg.models:
         notes.append(
             "Autopilot GPU nodes: Compute Engine prices of the node each replica gets; the Autopilot premium "
