@@ -140,8 +140,9 @@ def streaming_verdict(image: str, repositories: Mapping[str, str], streaming: bo
     if host.endswith(".pkg.dev"):
         return f"{when}only if its repository (not this stack's) is a standard or remote one"
     if host == "gcr.io" or host.endswith(".gcr.io"):
-        # Container Registry is shut down; gcr.io paths are served by Artifact Registry gcr.io
-        # repositories where a project has them (Artifact Registry, Transition from Container Registry).
+        # Container Registry is shut down and, from 2024-05-15, Artifact Registry hosts a project's
+        # gcr.io images (the banner of Container Registry's "Container image formats" page, ko copy);
+        # which repository serves a given gcr.io path is not known offline.
         return f"{when}only if Artifact Registry serves this gcr.io path from a standard repository (not known offline)"
     if host == DOCKER_HUB:
         return f"{when}yes if public: Docker Hub (not cached in the region)"
