@@ -34,6 +34,7 @@ from infra.platform_args import (
     network_args,
     pool_args,
     registry_args,
+    registry_reader,
 )
 from infra.registry import ImageRegistry
 from infra.storage import ModelBucket
@@ -93,6 +94,7 @@ class Platform:
             out["nodeServiceAccount"] = self.cluster.node_service_account.email
         out["buckets"] = {key: b.url for key, b in self.buckets.items()}
         out["registries"] = dict(self.registry.urls) if self.registry else {}
+        out["imageMirrors"] = dict(self.registry.mirrors) if self.registry else {}
         out["identities"] = [
             {
                 "workload": ident.workload,
@@ -164,7 +166,7 @@ def build(cfg: StackConfig) -> Platform:
         "registry",
         registry_args(cfg),
         apis=apis,
-        reader_member=node_sa.member if node_sa is not None else None,
+        reader_member=registry_reader(cfg, node_sa.member if node_sa is not None else None),
     )
     platform.identities = _identities(cfg, platform, apis)
     if cfg.metrics.custom_metrics_adapter:

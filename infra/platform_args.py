@@ -10,14 +10,14 @@ import math
 
 from infra import capacity, catalog, naming, signals
 from infra.cluster import ClusterArgs
-from infra.config import BucketConfig, ModelConfig, StackConfig, identity_subjects
+from infra.config import UPSTREAMS, BucketConfig, ModelConfig, StackConfig, identity_subjects
 from infra.config.values import bucket_ref
 from infra.gpu_driver import variant_for_image_type
 from infra.identity import IdentityArgs
 from infra.metrics import AdapterArgs, ModelPanel, MonitoringArgs, Scope
 from infra.network import NetworkArgs
 from infra.node_pools import GpuPoolArgs
-from infra.registry import RegistryArgs
+from infra.registry import RegistryArgs, RemoteArgs
 from infra.storage import BucketArgs
 
 
@@ -211,15 +211,39 @@ def bucket_args(cfg: StackConfig, bucket: BucketConfig) -> BucketArgs:
 
 
 def registry_args(cfg: StackConfig) -> RegistryArgs:
+    reg = cfg.registry
+    remotes = tuple(
+        RemoteArgs(
+            key=r.name,
+            upstream=r.upstream,
+            title=UPSTREAMS[r.upstream].title,
+            public_repository=UPSTREAMS[r.upstream].public_repository,
+            uri=UPSTREAMS[r.upstream].uri,
+        )
+        for r in reg.remotes
+    )
     return RegistryArgs(
         prefix=cfg.prefix,
         project=cfg.project,
         region=cfg.region,
-        repositories=cfg.registry.repositories,
-        untagged_retention_days=cfg.registry.untagged_retention_days,
+        repositories=reg.repositories,
+        untagged_retention_days=reg.untagged_retention_days,
         immutable_tags=cfg.environment == "prod",
+        remotes=remotes,
+        cached_delete_days=reg.cached_images.delete_older_than_days,
+        cached_keep=reg.cached_images.keep_most_recent,
         labels=naming.gcp_labels(cfg.environment, "registry", cfg.labels),
     )
+
+
+def registry_reader(cfg: StackConfig, node_member: object | None) -> object | None:
+    """Who reads the stack's repositories: the node service account the stack creates (Standard
+    pools and Autopilot's auto-provisioned nodes both run as it), else, for an existing cluster,
+    the one ``registry.nodeServiceAccount`` names; None when neither is known."""
+    if node_member is not None:
+        return node_member
+    account = cfg.registry.node_service_account
+    return f"serviceAccount:{account}" if account else None
 
 
 def adapter_args(cfg: StackConfig) -> AdapterArgs:

@@ -150,6 +150,7 @@ def test_existing_autopilot_cluster_prices_pods_but_no_fee():
             gpuPools=[],
             models=[_autopilot().models[0].model_dump(by_alias=True, exclude_none=True)],
             storage={"buckets": []},
+            registry={"nodeServiceAccount": "theirs-nodes@my-project.iam.gserviceaccount.com"},
         )
     )
     assert [x.item for x in cost.estimate(cfg, TABLE).lines] == ["Autopilot nodes llm"]
@@ -199,3 +200,7 @@ def test_example_stacks_cost_what_the_table_says(stack, monthly_min, monthly_max
     config_map, _ = offline.read_stack_config(stack)
     est = cost.estimate(stack_config_of(config_map))
     assert (est.monthly_min, est.monthly_max) == (monthly_min, monthly_max)
+
+
+def test_the_estimate_says_it_leaves_artifact_registry_out():
+    assert any("Artifact Registry" in note for note in cost.estimate(_standard(), TABLE).notes)

@@ -193,7 +193,11 @@ def test_serving_namespace_is_created_once(any_stack):
 
 def test_registry_has_model_and_app_repos_in_region_with_untagged_cleanup(any_stack):
     _, capture = any_stack
-    repos = capture.of_type("gcp:artifactregistry/repository:Repository")
+    repos = [
+        r
+        for r in capture.of_type("gcp:artifactregistry/repository:Repository")
+        if r.inputs["mode"] == "STANDARD_REPOSITORY"
+    ]
     assert sorted(r.name for r in repos) == ["registry-apps", "registry-models"]
     for r in repos:
         assert r.inputs["location"] == "us-central1" and r.inputs["format"] == "DOCKER"

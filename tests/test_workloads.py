@@ -289,7 +289,14 @@ def test_web_front_end_is_a_cluster_ip_service():
 
 def test_plan_shows_each_model_deployment_with_image_gpu_and_replicas():
     d = highlights(stack_capture("staging").one(DEPLOYMENT, "model-mistral-7b-deployment"))
-    assert (d["images"], d["gpu"], d["replicas"]) == ("vllm/vllm-openai:v0.11.0", "1x class l4-serving", 1)
+    mirror = "us-central1-docker.pkg.dev/replace-with-your-project-id/gpu-serving-staging-docker-hub"
+    assert (d["images"], d["gpu"], d["replicas"]) == (f"{mirror}/vllm/vllm-openai:v0.11.0", "1x class l4-serving", 1)
+
+
+def test_plan_shows_where_a_mirrored_server_image_comes_from_and_that_it_streams():
+    d = highlights(stack_capture("staging").one(DEPLOYMENT, "model-mistral-7b-deployment"))
+    assert d["upstream"] == "vllm/vllm-openai:v0.11.0"
+    assert d["streams"] == "yes: Artifact Registry remote repository gpu-serving-staging-docker-hub"
 
 
 # Configs beyond the example stacks -----------------------------------------------------------

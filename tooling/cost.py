@@ -305,6 +305,10 @@ def _notes(cfg: StackConfig, prices: PriceTable) -> tuple[str, ...]:
             "compute-class reservations: priced at the on-demand rate; a reservation is billed whether or not "
             "a node uses it, so nodes on it cost nothing more than the reservation already does"
         )
+    # Artifact Registry bills storage per GB-month and network egress; the price table has no
+    # Artifact Registry rows, so neither the stack's own images nor the server images the remote
+    # repositories cache (several GB each) are priced.
+    notes.append("Artifact Registry storage and egress (own images, cached server images) are not priced")
     if cfg.autopilot and cfg.models:
         notes.append(
             "Autopilot GPU nodes: Compute Engine prices of the node each replica gets; the Autopilot premium "

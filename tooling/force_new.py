@@ -77,7 +77,16 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
         *_NODE_CONFIG,
     ),
     "gcp:storage/bucket:Bucket": ("name", "location", "project"),
-    "gcp:artifactregistry/repository:Repository": ("repositoryId", "location", "format", "mode", "project"),
+    # remote_repository_config and kms_key_name are ForceNew too (resource_artifact_registry_repository.go).
+    "gcp:artifactregistry/repository:Repository": (
+        "repositoryId",
+        "location",
+        "format",
+        "mode",
+        "project",
+        "remoteRepositoryConfig",
+        "kmsKeyName",
+    ),
     "gcp:compute/network:Network": ("name", "project", "autoCreateSubnetworks", "description"),
     "gcp:compute/subnetwork:Subnetwork": ("name", "network", "region", "project"),
     "gcp:compute/router:Router": ("name", "network", "region", "project"),

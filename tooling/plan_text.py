@@ -139,10 +139,16 @@ def highlights(res: Captured) -> dict[str, Any]:
             "forceDestroy": i.get("forceDestroy"),
         }
     if t == "gcp:artifactregistry/repository:Repository":
+        remote = i.get("remoteRepositoryConfig") or {}
+        upstream = (remote.get("dockerRepository") or {}).get("publicRepository") or (
+            remote.get("commonRepository") or {}
+        ).get("uri")
         return {
             "id": i.get("repositoryId"),
             "location": i.get("location"),
             "format": i.get("format"),
+            "mode": (i.get("mode") or "").replace("_REPOSITORY", "").lower() or None,
+            "upstream": upstream,
             "cleanup": ",".join(c["id"] for c in i.get("cleanupPolicies") or []),
         }
     if t in ("gcp:monitoring/dashboard:Dashboard", "gcp:monitoring/alertPolicy:AlertPolicy"):
@@ -167,6 +173,10 @@ def highlights(res: Captured) -> dict[str, Any]:
         images = [c.get("image") for c in containers if c.get("image")]
         if images:
             out["images"] = ",".join(images)
+        # A model server's image source and streaming verdict (workloads/serving.py annotations).
+        notes = meta.get("annotations") or {}
+        out["upstream"] = notes.get("gke-gpu-serving/image-upstream")
+        out["streams"] = notes.get("gke-gpu-serving/image-streaming")
         gpus = sum(int((c.get("resources") or {}).get("limits", {}).get("nvidia.com/gpu", 0)) for c in containers)
         if gpus:
             pod = spec.get("template", {}).get("spec", {})

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 import pulumi
 
 from infra.config import ModelGpu, StackConfig
+from infra.config.values import mirror_image
 from infra.platform import Platform
+from infra.registry import streaming_verdict
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,35 @@ class Context:
         return pulumi.ResourceOptions.merge(
             self.cluster_opts, pulumi.ResourceOptions(depends_on=list(self.in_namespace))
         )
+
+    def server_image(self, image: str) -> str:
+        """A model server's image as its pods pull it: through the remote repository caching its
+        registry when ``registry.mirrorServerImages`` is on, else (or on any other registry) as written."""
+        registry = self.platform.registry
+        if registry is None or not self.cfg.registry.mirror_server_images:
+            return image
+        return mirror_image(image, registry.mirrors)
+
+    def pulls(self, image: str) -> list[pulumi.Resource]:
+        """What a pod pulling ``image`` waits for: the stack repository holding it and the nodes' read grant."""
+        return self.platform.registry.pulls(image) if self.platform.registry else []
+
+    def streams(self, image: str, gpu: ModelGpu | None) -> str:
+        """Whether GKE streams ``image`` on the nodes a pod asking for ``gpu`` lands on: Autopilot
+        nodes always do ("Autopilot clusters automatically use Image streaming to pull eligible
+        images", GKE, Use Image streaming); Standard ones when image streaming is on and every
+        pool the pod may land on runs COS with containerd (the page's Requirements); an existing
+        cluster's nodes are not known here."""
+        cfg = self.cfg
+        if cfg.autopilot:
+            on: bool | None = True
+        elif cfg.cluster.mode == "existing":
+            on = None
+        else:
+            pools = cfg.pools_for_gpu(gpu) if gpu is not None else ()
+            on = cfg.cluster.image_streaming and all(p.image_type == "COS_CONTAINERD" for p in pools)
+        modes = self.platform.registry.modes if self.platform.registry else {}
+        return streaming_verdict(image, modes, on)
 
     def pools(self, gpu: ModelGpu | None) -> tuple[str, ...]:
         """The GKE node pools a pod asking for ``gpu`` may land on (Standard only)."""

@@ -304,6 +304,7 @@ def conversions(ctx: Context) -> dict[str, ConversionJob]:
                 *([platform.namespaces[job_ns]] if job_ns in platform.namespaces else []),
                 *([identity] if identity else []),
                 *platform.capacity_for(conv.gpu),
+                *ctx.pulls(conv.image),
             ],
         )
     return out
@@ -326,5 +327,5 @@ def load_generator(ctx: Context, servers: dict[str, pulumi.Resource]) -> LoadGen
         ),
         provider=ctx.provider,
         deleted_with=ctx.deleted_with,
-        after=[*ctx.in_namespace, target, *ctx.platform.capacity_for(None)],
+        after=[*ctx.in_namespace, target, *ctx.platform.capacity_for(None), *ctx.pulls(lt.image)],
     )

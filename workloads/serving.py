@@ -67,6 +67,10 @@ def service_args(model: ModelConfig) -> ServiceArgs:
 
 
 CONFIG_HASH_ANNOTATION = f"{naming.PROJECT}/config-hash"
+# Where a server's image comes from and whether GKE streams it (on the Deployment, not its pods:
+# the plan and `kubectl describe` show them, and a change of wording rolls no pod).
+IMAGE_UPSTREAM_ANNOTATION = f"{naming.PROJECT}/image-upstream"
+IMAGE_STREAMING_ANNOTATION = f"{naming.PROJECT}/image-streaming"
 # Why an Autopilot pod selects its driver version (the plan prints it).
 DRIVER_ANNOTATION = f"{naming.PROJECT}/gpu-driver"
 
@@ -118,6 +122,14 @@ class ModelServerArgs(ComponentArgs):
     node_pools: tuple[str, ...] = ()
     # An HPA owns spec.replicas after creation: pulumi up must not reset it.
     autoscaled: bool = False
+    # The image as configured (or the server's default) when the pods pull it through a mirror.
+    image_upstream: str | None = None
+    image_streaming: str | None = None
+
+
+def deployment_annotations(args: ModelServerArgs) -> dict[str, str] | None:
+    out = {IMAGE_UPSTREAM_ANNOTATION: args.image_upstream, IMAGE_STREAMING_ANNOTATION: args.image_streaming}
+    return {k: v for k, v in out.items() if v} or None
 
 
 def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[str] | None) -> k8s.core.v1.PodSpecArgs:
@@ -209,7 +221,7 @@ class ModelServer(pulumi.ComponentResource):
         startup = spec.probes.startup_seconds
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=meta(m.name),
+            metadata=meta(m.name, annotations=deployment_annotations(args)),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=m.replicas.min,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
@@ -312,8 +324,11 @@ def model_servers(
     classes: dict[str, pulumi.Resource],
 ) -> dict[str, ModelServer]:
     """One :class:`ModelServer` per model, each after its namespace, its identity, the conversion
-    Jobs that write what it serves and the capacity its pods need (its pools, or its compute class:
-    ``classes``, class name -> the ComputeClass object)."""
+    Jobs that write what it serves, the capacity its pods need (its pools, or its compute class:
+    ``classes``, class name -> the ComputeClass object) and the repository its image is pulled
+    from (with the nodes' read grant). The one place a server image is rewritten to the remote
+    repository caching its registry (:meth:`Context.server_image`); the spec keeps the upstream
+    reference, so what is derived from it (vLLM's Autopilot driver) keys on upstream."""
     cfg, platform = ctx.cfg, ctx.platform
     out: dict[str, ModelServer] = {}
     for model in cfg.models:
@@ -324,6 +339,9 @@ def model_servers(
             after += [classes[model.compute_class], *platform.capacity_for(None)]
         else:
             after += platform.capacity_for(model.gpu)
+        spec = server_spec(model, ctx.buckets, hf_secret)
+        upstream, spec.image = spec.image, ctx.server_image(spec.image)
+        after += ctx.pulls(spec.image)
         out[model.name] = ModelServer(
             f"model-{model.name}",
             ModelServerArgs(
@@ -333,8 +351,10 @@ def model_servers(
                 autopilot=cfg.autopilot,
                 node_pools=() if model.compute_class else ctx.pools(model.gpu),
                 autoscaled=model.autoscaling is not None,
+                image_upstream=upstream if upstream != spec.image else None,
+                image_streaming=ctx.streams(spec.image, model.gpu),
             ),
-            spec=server_spec(model, ctx.buckets, hf_secret),
+            spec=spec,
             provider=ctx.provider,
             deleted_with=ctx.deleted_with,
             after=after,

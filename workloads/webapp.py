@@ -119,5 +119,10 @@ def front_end(ctx: Context, servers: dict[str, pulumi.Resource]) -> Webapp | Non
         WebappArgs(webapp=ctx.cfg.webapp, namespace=ctx.namespace, environment=ctx.cfg.environment),
         provider=ctx.provider,
         deleted_with=ctx.deleted_with,
-        after=[*ctx.in_namespace, servers[ctx.cfg.webapp.model], *ctx.platform.capacity_for(None)],
+        after=[
+            *ctx.in_namespace,
+            servers[ctx.cfg.webapp.model],
+            *ctx.platform.capacity_for(None),
+            *ctx.pulls(ctx.cfg.webapp.image),
+        ],
     )

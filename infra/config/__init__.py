@@ -12,7 +12,8 @@ One module per concern holds its models and the rules about them (README, "Where
 - :mod:`~infra.config.pools`: ``gpuPools``, and the capacity rules
 - :mod:`~infra.config.models`: ``models`` and each server's options
 - :mod:`~infra.config.autoscaling`: ``models[].autoscaling``, ``metrics``
-- :mod:`~infra.config.storage`: ``storage``, ``identity``, ``registry``
+- :mod:`~infra.config.storage`: ``storage``, ``identity``
+- :mod:`~infra.config.registry`: ``registry`` (the stack's repositories, remote caches, image mirroring)
 - :mod:`~infra.config.apps`: ``conversions``, ``webapp``, ``loadTest``
 - :mod:`~infra.config.stack`: :class:`StackConfig` and :func:`cross_checks`
 - :mod:`~infra.config.load`: reading stack files and Pulumi config, error lines
@@ -88,13 +89,13 @@ from infra.config.models import (
     uses_gcs_fuse,
 )
 from infra.config.pools import GpuPool, GpuSharing, pool_can_hold, pool_capacity
+from infra.config.registry import UPSTREAMS, CachedImages, RegistryConfig, RemoteConfig, Upstream
 from infra.config.stack import StackConfig, cross_checks
 from infra.config.storage import (
     BUCKET_FATES,
     AccessGrant,
     BucketConfig,
     IdentityConfig,
-    RegistryConfig,
     StorageConfig,
     bucket_fate,
     identity_subjects,
@@ -121,12 +122,14 @@ __all__ = [
     "POOL_KEY_MAX",
     "PREDICTOR_FT_IMAGE",
     "PREDICTOR_IMAGE",
+    "UPSTREAMS",
     "AcceleratorName",
     "AccessGrant",
     "AuthorizedNetwork",
     "AutoscalingConfig",
     "Behavior",
     "BucketConfig",
+    "CachedImages",
     "ClassPriority",
     "ClusterConfig",
     "ClusterMode",
@@ -150,6 +153,7 @@ __all__ = [
     "Problem",
     "RegistryConfig",
     "ReleaseChannel",
+    "RemoteConfig",
     "Replicas",
     "Reservation",
     "Resources",
@@ -163,6 +167,7 @@ __all__ = [
     "SystemPool",
     "TorchServeOptions",
     "TritonOptions",
+    "Upstream",
     "VllmOptions",
     "WebappConfig",
     "bucket_fate",

@@ -21,11 +21,11 @@ from infra.config.cluster import ClusterConfig, NetworkConfig, cluster_checks
 from infra.config.compute import ComputeClassConfig, compute_class_checks
 from infra.config.models import ModelConfig, ModelGpu, _model_checks
 from infra.config.pools import GpuPool, _capacity_checks, _pool_checks, pool_can_hold
+from infra.config.registry import RegistryConfig, _registry_checks
 from infra.config.storage import (
     AccessGrant,
     BucketConfig,
     IdentityConfig,
-    RegistryConfig,
     StorageConfig,
     _storage_checks,
     bucket_fate,
@@ -174,6 +174,7 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
         *_conversion_checks(cfg),
         *_app_checks(cfg),
         *_storage_checks(cfg),
+        *_registry_checks(cfg),
     ]
     if not problems:
         # The capacity model reads a config whose other rules hold (pools pair, models have pools).

@@ -1,5 +1,6 @@
-"""``gke-gpu-serving:storage``, ``identity`` and ``registry``: model buckets and what destroy does to them,
-per-workload bucket access, Workload Identity mode and namespace, Artifact Registry repositories."""
+"""``gke-gpu-serving:storage`` and ``identity``: model buckets and what destroy does to them,
+per-workload bucket access, Workload Identity mode and namespace (``registry`` is
+:mod:`infra.config.registry`)."""
 
 from __future__ import annotations
 
@@ -117,20 +118,6 @@ class IdentityConfig(_Model):
     @classmethod
     def _ns(cls, value: str) -> str:
         return _dns_name(value, naming.K8S_NAME_MAX, "namespace")
-
-
-class RegistryConfig(_Model):
-    """Artifact Registry Docker repositories for model and app images (seed 000)."""
-
-    repositories: tuple[str, ...] = ("models", "apps")
-    untagged_retention_days: int = Field(7, ge=1)
-
-    @field_validator("repositories")
-    @classmethod
-    def _repos(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for repo in value:
-            _dns_name(repo, BUCKET_KEY_MAX, "repository name")
-        return value
 
 
 def _storage_checks(cfg: StackConfig) -> list[Problem]:

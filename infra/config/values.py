@@ -102,3 +102,46 @@ def bucket_ref(uri: str) -> str | None:
     """``{key}`` of a ``gs://{key}/...`` URI, or None."""
     m = re.match(r"^gs://\{([^}]*)\}(/|$)", uri)
     return m.group(1) if m else None
+
+
+# How the container runtime reads a reference's registry (github.com/distribution/reference,
+# normalize.go splitDockerDomain): the first path component is a registry host only if it holds
+# a '.' or a ':' or is "localhost" (and is lower-case); otherwise the image is on Docker Hub,
+# "docker.io". "index.docker.io" is Docker Hub's legacy name (normalized to docker.io there) and
+# "registry-1.docker.io" its actual registry endpoint (the same file's comment on defaultDomain).
+# A single-component Docker Hub name is an official image under "library/" (officialRepoPrefix):
+# "python:3.11" is docker.io/library/python:3.11.
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+OFFICIAL_IMAGE_PREFIX = "library/"
+
+
+def split_image(image: str) -> tuple[str, str, str]:
+    """``(registry, repository path, rest)`` of an image reference, the runtime's way: the registry
+    with Docker Hub's aliases folded to ``docker.io``, the path with Docker Hub's implicit
+    ``library/``, and ``rest`` the reference's ``:tag``, ``@digest`` or both, as written."""
+    slash = image.find("/")
+    first = image[:slash] if slash != -1 else ""
+    if slash == -1 or (not any(c in first for c in ".:") and first != "localhost" and first.lower() == first):
+        host, remainder = DOCKER_HUB, image
+    else:
+        host, remainder = first, image[slash + 1 :]
+    name, at, digest = remainder.partition("@")
+    path, colon, tag = name.partition(":")
+    rest = (colon + tag) + (at + digest)
+    if host in DOCKER_HUB_HOSTS:
+        host = DOCKER_HUB
+        if "/" not in path:
+            path = OFFICIAL_IMAGE_PREFIX + path
+    return host, path, rest
+
+
+def mirror_image(image: str, mirrors: dict[str, str]) -> str:
+    """``image`` pulled through the registry mirror of its upstream: ``mirrors`` maps an upstream
+    registry (``docker.io``, ``nvcr.io``) to the URL of the repository that caches it. The path
+    under the mirror is the upstream path (Docker Hub's with ``library/``), and the tag and digest
+    stay as written. An image on any other registry is returned unchanged: the config pinned it."""
+    host, path, rest = split_image(image)
+    if host not in mirrors:
+        return image
+    return f"{mirrors[host]}/{path}{rest}"

@@ -24,6 +24,8 @@ def variant_raws() -> dict[str, dict]:
     existing = base_raw()
     existing["cluster"] = {"mode": "existing", "location": "us-central1-a", "name": "shared-gke"}
     existing.pop("gpuPools")
+    # An existing cluster's nodes read the stack's repositories as the account named here.
+    existing["registry"] = {"nodeServiceAccount": "shared-gke-nodes@my-project.iam.gserviceaccount.com"}
     ip_endpoint = base_raw()
     ip_endpoint["cluster"].update(
         privateNodes=True,

@@ -22,6 +22,8 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
 NAT = "gcp:compute/routerNat:RouterNat"
+REPOSITORY = "gcp:artifactregistry/repository:Repository"
+REPOSITORY_MEMBER = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
 POD_WORKLOADS = ("Deployment", "Job", "DaemonSet", "StatefulSet")
 
 
@@ -279,6 +281,39 @@ def _egress_before_pods(capture: Capture, graph: Graph) -> Iterator[str]:
             yield f"{_kind(res)} {res.name} pulls or downloads from outside Google on private nodes before Cloud NAT exists"
 
 
+def repository_url(repo: Captured) -> str:
+    """The Docker path of an Artifact Registry repository: ``<location>-docker.pkg.dev/<project>/<id>``
+    (artifactregistry v1 Repository.registryUri: "for example: us-docker.pkg.dev/my-proj/my-repo")."""
+    i = repo.inputs
+    return f"{i['location']}-docker.pkg.dev/{i['project']}/{i['repositoryId']}"
+
+
+def pulled_repositories(capture: Capture, res: Captured) -> list[Captured]:
+    """The stack's repositories the pods of ``res`` pull an image from."""
+    spec = _pod_spec(res)
+    if spec is None:
+        return []
+    images = [c.get("image", "") for c in (*spec.get("initContainers", []), *spec["containers"])]
+    return [r for r in capture.of_type(REPOSITORY) if any(i.startswith(repository_url(r) + "/") for i in images)]
+
+
+def _repositories_before_pulls(capture: Capture, graph: Graph) -> Iterator[str]:
+    grants = capture.of_type(REPOSITORY_MEMBER)
+    for res in capture.kubernetes_objects():
+        ancestors = graph.ancestors(res)
+        for repo in pulled_repositories(capture, res):
+            if repo not in ancestors:
+                yield f"{_kind(res)} {res.name} pulls from {repo.inputs['repositoryId']} before it exists"
+            readers = [
+                g for g in grants if repo in graph.ancestors(g) and g.inputs["role"] == "roles/artifactregistry.reader"
+            ]
+            if not readers:
+                yield f"{_kind(res)} {res.name} pulls from {repo.inputs['repositoryId']}, which grants no node read access"
+            for grant in readers:
+                if grant not in ancestors:
+                    yield f"{_kind(res)} {res.name} pulls from {repo.inputs['repositoryId']} before {grant.name}"
+
+
 def _aggregated_api_backend_first(capture: Capture, graph: Graph) -> Iterator[str]:
     objects = {
         (_kind(r), (r.inputs.get("metadata") or {}).get("namespace"), r.inputs["metadata"]["name"]): r
@@ -351,6 +386,15 @@ PRECONDITIONS = (
         "Private nodes have no external IP: images outside Google and Hugging Face downloads need Cloud NAT.",
         "GKE private clusters; Cloud NAT overview",
         _egress_before_pods,
+    ),
+    Precondition(
+        "repository-before-pulls",
+        "Nodes pull Artifact Registry images as their service account, which needs roles/artifactregistry.reader "
+        "on the repository; a pod whose repository or grant does not exist yet fails to pull, and Pulumi waits out "
+        "the Deployment's timeout.",
+        "Artifact Registry, Deploying to Google Kubernetes Engine (Requirements: permissions); "
+        "artifactregistry v1 Repository.registryUri",
+        _repositories_before_pulls,
     ),
     Precondition(
         "aggregated-api-backend-first",

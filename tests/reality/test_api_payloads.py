@@ -10,11 +10,13 @@ value no example stack uses yet is covered too.
 
 from __future__ import annotations
 
+import inspect
 import json
 
+import pulumi_gcp as gcp
 import pytest
 
-from infra import cluster, config, node_pools
+from infra import cluster, config, node_pools, registry
 from tests.conftest import STACKS, stack_capture
 from tests.reality import api_fields, discovery
 from tests.reality.captures import CAPTURES
@@ -148,3 +150,52 @@ def test_vulnerability_scanning_is_not_set_because_the_api_no_longer_supports_it
     for label, get in CAPTURES:
         for res in get().of_type("gcp:container/cluster:Cluster"):
             assert "vulnerabilityMode" not in (res.inputs.get("securityPostureConfig") or {}), label
+
+
+REPOSITORY = "gcp:artifactregistry/repository:Repository"
+
+
+def _remote_repositories():
+    for label, get in CAPTURES:
+        for res in get().of_type(REPOSITORY):
+            if res.inputs.get("mode") == registry.REMOTE:
+                yield label, res
+
+
+def test_remote_repository_bodies_conform_to_the_artifact_registry_schema():
+    shape = api_fields.SHAPES[REPOSITORY]
+    found = list(_remote_repositories())
+    assert found
+    for label, res in found:
+        body = api_fields.translate(REPOSITORY, res.inputs)
+        assert "remoteRepositoryConfig" in body, (label, res.name)
+        assert discovery.errors(shape.doc, shape.schema, body) == [], (label, res.name)
+
+
+def test_every_repository_mode_the_stack_sets_is_an_api_value():
+    allowed = discovery.enum("artifactregistry.v1", "Repository", "mode")
+    assert {registry.STANDARD, registry.REMOTE, *registry.STREAMING_MODES} <= set(allowed)
+
+
+def test_every_docker_hub_preset_is_an_api_value():
+    allowed = discovery.enum("artifactregistry.v1", "DockerRepository", "publicRepository")
+    presets = {u.public_repository for u in config.UPSTREAMS.values() if u.public_repository}
+    assert presets and presets <= set(allowed) - {"PUBLIC_REPOSITORY_UNSPECIFIED"}
+
+
+def test_most_recent_versions_come_only_with_a_keep_action():
+    # artifactregistry v1 CleanupPolicy.mostRecentVersions: "May only be specified with a Keep action."
+    prop = discovery.document("artifactregistry.v1")["schemas"]["CleanupPolicy"]["properties"]["mostRecentVersions"]
+    assert "only be specified with a Keep action" in prop["description"]
+    for _, res in _remote_repositories():
+        for policy in res.inputs["cleanupPolicies"]:
+            if "mostRecentVersions" in policy:
+                assert policy["action"] == "KEEP", res.name
+
+
+def test_custom_upstreams_use_the_common_repository_not_the_deprecated_custom_one():
+    # pulumi-gcp 10.2.0: dockerRepository.customRepository is "[Deprecated, please use commonRepository instead]".
+    doc = inspect.getdoc(gcp.artifactregistry.RepositoryRemoteRepositoryConfigDockerRepositoryArgs.__init__) or ""
+    assert "Deprecated, please use commonRepository" in doc
+    for _, res in _remote_repositories():
+        assert "customRepository" not in (res.inputs["remoteRepositoryConfig"].get("dockerRepository") or {})

@@ -3,10 +3,13 @@ resource graph each example stack (and each variant config) records."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.reality.captures import CAPTURES
 from tests.reality.preconditions import PRECONDITIONS, Graph
+from tooling.offline import Capture
 
 
 @pytest.mark.parametrize("precondition", PRECONDITIONS, ids=[p.name for p in PRECONDITIONS])
@@ -15,3 +18,12 @@ def test_precondition_holds_in_the_recorded_graph(label, get, precondition):
     capture = get()
     problems = list(precondition.check(capture, Graph(capture)))
     assert problems == [], f"{precondition.fact} ({precondition.source}):\n" + "\n".join(problems)
+
+
+def test_a_pod_pulling_from_a_repository_it_does_not_wait_for_is_reported():
+    capture = CAPTURES[0][1]()
+    deployment = next(r for r in capture.kubernetes_objects() if r.name == "model-resnet50-deployment")
+    cut = dataclasses.replace(deployment, depends_on=())
+    broken = Capture(resources=[cut if r is deployment else r for r in capture.resources])
+    problems = list(dict((p.name, p) for p in PRECONDITIONS)["repository-before-pulls"].check(broken, Graph(broken)))
+    assert any("pulls from gpu-serving-dev-nvcr before it exists" in p for p in problems), problems

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from infra import config
+from tests.conftest import STACKS
 from tests.reality.captures import CAPTURES
-from tests.reality.preconditions import CLUSTER, SERVICE, Graph
+from tests.reality.preconditions import CLUSTER, SERVICE, Graph, pulled_repositories
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BUCKET = "gcp:storage/bucket:Bucket"
@@ -81,3 +82,15 @@ def test_every_example_bucket_meets_the_fate_its_environment_documents(label):
     for b in buckets:
         fate = config.bucket_fate(label, b.inputs["forceDestroy"], b.protect, b.retain_on_delete)
         assert fate == fates[label], b.name
+
+
+@pytest.mark.parametrize(("label", "get"), CAPTURES, ids=[c[0] for c in CAPTURES])
+def test_a_repository_outlives_every_pod_that_pulls_from_it(label, get):
+    # Destroy runs the graph backwards: a repository a pod depends on is deleted after the pod,
+    # so no pod restarted during the destroy loses its image source first.
+    capture = get()
+    graph = Graph(capture)
+    pulls = [(obj, repo) for obj in capture.kubernetes_objects() for repo in pulled_repositories(capture, obj)]
+    assert pulls or label not in STACKS  # every example stack pulls from its own repositories
+    for obj, repo in pulls:
+        assert repo in graph.ancestors(obj), f"{obj.name} -> {repo.name}"
