@@ -32,13 +32,14 @@ MANDATORY = {
     "iam-no-public-members",
     "iam-no-service-account-keys",
     "k8s-security-context",
+    "k8s-service-account-token",
     "k8s-image-pinned",
     "k8s-prod-load-balancer-opt-in",
 }
 
 
-def test_the_pack_has_27_rules():
-    assert len(POLICIES) == 27
+def test_the_pack_has_28_rules():
+    assert len(POLICIES) == 28
 
 
 def test_rule_names_are_unique_kebab_case():

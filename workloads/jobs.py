@@ -66,6 +66,7 @@ def conversion_pod(
     return k8s.core.v1.PodSpecArgs(
         restart_policy="Never",
         service_account_name=args.ksa,
+        automount_service_account_token=pod.NO_API_TOKEN,
         node_selector=placement.node_selector,
         tolerations=placement.toleration_args(),
         affinity=placement.affinity(),
@@ -236,7 +237,7 @@ class LoadGenerator(pulumi.ComponentResource):
                         restart_policy="Never",
                         node_selector=pod.cpu_placement().node_selector,
                         security_context=pod.pod_security(uid),
-                        automount_service_account_token=False,
+                        automount_service_account_token=pod.NO_API_TOKEN,
                         volumes=[
                             k8s.core.v1.VolumeArgs(
                                 name="locustfile",

@@ -37,6 +37,16 @@ GCSFUSE_ANNOTATION = "gke-gcsfuse/volumes"
 MODEL_MOUNT = "/mnt/models"
 SHM_VOLUME = "dshm"
 MODEL_VOLUME = "model"
+# automountServiceAccountToken of every pod built here: none calls the Kubernetes API, and Google
+# credentials do not come from the Kubernetes token. With Workload Identity the client libraries
+# ask the metadata server, which GKE answers for the pod's Google service account
+# (cloud.google.com/kubernetes-engine/docs/concepts/workload-identity, "How it works"). The GCS
+# FUSE CSI driver is handed a token by the kubelet because its CSIDriver requests one
+# (tokenRequests, audience <project>.svc.id.goog: GoogleCloudPlatform/gcs-fuse-csi-driver
+# deploy/base/setup/csi_driver.yaml), and its sidecar asks the metadata server for Google tokens
+# (gcs-fuse-csi-driver#428); neither reads the pod's mounted token. The custom-metrics adapter
+# (infra/metrics.py) calls the API and keeps its token.
+NO_API_TOKEN = False
 # Seconds a terminating pod keeps serving while endpoints and load balancers drop it.
 DRAIN_SECONDS = 15
 STARTUP_PERIOD_SECONDS = 10

@@ -150,6 +150,9 @@ def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[s
     )
     return k8s.core.v1.PodSpecArgs(
         service_account_name=m.ksa.name,
+        # The servers never call the Kubernetes API: no token in the pod (pod.NO_API_TOKEN says
+        # why Workload Identity and GCS FUSE need none).
+        automount_service_account_token=pod.NO_API_TOKEN,
         node_selector=placement.node_selector,
         tolerations=placement.toleration_args(),
         affinity=placement.affinity(),

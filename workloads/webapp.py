@@ -72,7 +72,7 @@ class Webapp(pulumi.ComponentResource):
                     spec=k8s.core.v1.PodSpecArgs(
                         node_selector=pod.cpu_placement().node_selector,
                         security_context=pod.pod_security(w.run_as_user),
-                        automount_service_account_token=False,
+                        automount_service_account_token=pod.NO_API_TOKEN,
                         termination_grace_period_seconds=pod.termination_grace(10),
                         topology_spread_constraints=pod.zone_spread(match),
                         containers=[container],

@@ -1,5 +1,5 @@
-"""Kubernetes guardrails: serving pods (resources, probes, security context, images, GPU
-scheduling), HorizontalPodAutoscalers and LoadBalancer Services.
+"""Kubernetes guardrails: serving pods (resources, probes, security context, service account
+tokens, images, GPU scheduling), HorizontalPodAutoscalers and LoadBalancer Services.
 
 Pod rules read the pod template of every workload kind (``kubernetes:apps/v1:Deployment``,
 ``StatefulSet``, ``DaemonSet``, ``ReplicaSet``, ``kubernetes:batch/v1:Job``, ``CronJob``'s
@@ -257,6 +257,62 @@ def check_security_context(props: Any, config: Mapping[str, Any]) -> Iterator[st
             yield f"container {name!r} has no seccomp profile; set securityContext.seccompProfile.type RuntimeDefault (pod or container)"
 
 
+# Service account tokens -----------------------------------------------------------------------
+
+# Workloads that call the Kubernetes API and so keep the token Kubernetes mounts, each with its
+# reason (README, exceptions): the custom-metrics adapter is an aggregated API server that
+# delegates authentication and authorization to the API server (its system:auth-delegator and
+# extension-apiserver-authentication-reader bindings, infra/metrics.py) and reads pods and nodes.
+API_CLIENTS = {
+    "custom-metrics/custom-metrics-stackdriver-adapter": "aggregated API server: TokenReview, "
+    "SubjectAccessReview, pods and nodes (infra/metrics.py)",
+}
+
+
+def _projected_tokens(spec: Any) -> list[str] | Any:
+    """Names of volumes that project a service account token into the pod."""
+    volumes = elements(spec, "volumes")
+    if volumes is UNKNOWN:
+        return UNKNOWN
+    out = []
+    for v in volumes:
+        sources = elements(v, "projected", "sources")
+        if v is UNKNOWN or sources is UNKNOWN or UNKNOWN in sources:
+            return UNKNOWN
+        if any(get(src, "serviceAccountToken") is not None for src in sources):
+            out.append(get(v, "name", default="?"))
+    return out
+
+
+def check_service_account_token(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    """A pod gets its service account's token unless it says ``automountServiceAccountToken: false``.
+    Only the pod's field is read: the ServiceAccount's "can be overridden at the pod level" (the
+    Kubernetes API reference, ServiceAccount.automountServiceAccountToken). Workload Identity needs
+    no token: Google client libraries get Google credentials from the GKE metadata server."""
+    pod = scoped(props, config)
+    if pod is None:
+        return
+    clients = set(config.get("apiClients", ()))
+    if clients and pod.name is UNKNOWN:
+        return
+    if f"{pod.namespace}/{pod.name}" in clients:
+        return
+    automount = get(pod.spec, "automountServiceAccountToken")
+    if automount is not UNKNOWN and automount is not False:
+        yield (
+            "pod mounts its service account token (automountServiceAccountToken is not false) though "
+            "it calls no Kubernetes API; set automountServiceAccountToken false, or list the workload "
+            "in apiClients if it does call the API"
+        )
+    projected = _projected_tokens(pod.spec)
+    if projected is not UNKNOWN:
+        for name in projected:
+            yield (
+                f"volume {name!r} projects a service account token into a pod that calls no Kubernetes "
+                "API; remove it, or list the workload in apiClients if it does call the API"
+            )
+
+
 # Images ---------------------------------------------------------------------------------------
 
 _TAG = re.compile(r":([\w][\w.-]{0,127})$")
@@ -454,6 +510,24 @@ security_context = resource_policy(
     },
 )
 
+service_account_token = resource_policy(
+    name="k8s-service-account-token",
+    description="Pods that call no Kubernetes API mount no service account token (automountServiceAccountToken false).",
+    types=WORKLOAD_TYPES,
+    check=check_service_account_token,
+    level=EnforcementLevel.MANDATORY,
+    config={
+        **EXEMPT_SYSTEM,
+        "apiClients": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": sorted(API_CLIENTS),
+            "description": "Workloads (<namespace>/<name>) that call the Kubernetes API and keep their token. "
+            "Say why next to the entry.",
+        },
+    },
+)
+
 image_pinned = resource_policy(
     name="k8s-image-pinned",
     description="Outside dev, container images are pinned to a version tag or digest, never latest or untagged.",
@@ -523,6 +597,7 @@ POLICIES = [
     guaranteed_resources,
     probes,
     security_context,
+    service_account_token,
     image_pinned,
     gpu_scheduling,
     hpa_behavior,

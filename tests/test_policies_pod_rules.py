@@ -1,0 +1,124 @@
+"""The pack's pod-hardening rules (service account tokens), the way tests/test_policies_rules.py
+tests every rule: a happy-path Deployment that passes, one-field changes that fail with the exact
+message, preview-time unknowns that neither raise nor report, and the configured exceptions."""
+
+from __future__ import annotations
+
+import pytest
+from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE
+
+from policies.rules import kubernetes
+from tests.test_policies_rules import DELETE, DEPLOYMENT, DEPLOYMENT_OK, POD, changed, violations
+
+HARDENED_OK = changed(DEPLOYMENT_OK, (*POD, "automountServiceAccountToken"), False)
+TOKEN_VOLUME = {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}
+ADAPTER = changed(
+    changed(HARDENED_OK, ("metadata", "name"), "custom-metrics-stackdriver-adapter"),
+    ("metadata", "namespace"),
+    "custom-metrics",
+)
+
+HAPPY = [kubernetes.service_account_token]
+
+
+@pytest.mark.parametrize("policy", HAPPY, ids=lambda p: p.name)
+def test_happy_path_passes(policy):
+    assert violations(policy, DEPLOYMENT, HARDENED_OK) == []
+
+
+# (policy, path, new value, exact message)
+FAILS = [
+    (
+        kubernetes.service_account_token,
+        (*POD, "automountServiceAccountToken"),
+        DELETE,
+        "pod mounts its service account token (automountServiceAccountToken is not false) though it calls no "
+        "Kubernetes API; set automountServiceAccountToken false, or list the workload in apiClients if it does "
+        "call the API",
+    ),
+    (
+        kubernetes.service_account_token,
+        (*POD, "automountServiceAccountToken"),
+        True,
+        "pod mounts its service account token (automountServiceAccountToken is not false) though it calls no "
+        "Kubernetes API; set automountServiceAccountToken false, or list the workload in apiClients if it does "
+        "call the API",
+    ),
+    (
+        kubernetes.service_account_token,
+        (*POD, "volumes"),
+        [TOKEN_VOLUME],
+        "volume 'token' projects a service account token into a pod that calls no Kubernetes API; remove it, "
+        "or list the workload in apiClients if it does call the API",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "path", "value", "message"), FAILS, ids=[f"{f[0].name}:{'.'.join(map(str, f[1]))}" for f in FAILS]
+)
+def test_one_field_change_fails_with_the_exact_message(policy, path, value, message):
+    assert violations(policy, DEPLOYMENT, changed(HARDENED_OK, path, value)) == [message]
+
+
+# (policy, props that fail the rule when known, path that becomes unknown, sentinel)
+UNKNOWNS = [
+    (
+        kubernetes.service_account_token,
+        changed(HARDENED_OK, (*POD, "automountServiceAccountToken"), True),
+        (*POD, "automountServiceAccountToken"),
+        UNKNOWN_BOOLEAN_VALUE,
+    ),
+    (
+        kubernetes.service_account_token,
+        changed(HARDENED_OK, (*POD, "automountServiceAccountToken"), DELETE),
+        ("metadata", "name"),
+        UNKNOWN_STRING_VALUE,
+    ),
+    (
+        kubernetes.service_account_token,
+        changed(HARDENED_OK, (*POD, "volumes"), [TOKEN_VOLUME]),
+        (*POD, "volumes", 0, "projected", "sources"),
+        UNKNOWN_ARRAY_VALUE,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "props", "path", "sentinel"), UNKNOWNS, ids=[f"{u[0].name}:{'.'.join(map(str, u[2]))}" for u in UNKNOWNS]
+)
+def test_unknown_preview_value_neither_raises_nor_reports(policy, props, path, sentinel):
+    assert violations(policy, DEPLOYMENT, changed(props, path, sentinel)) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "props", "path", "sentinel"), UNKNOWNS, ids=[f"{u[0].name}:{'.'.join(map(str, u[2]))}" for u in UNKNOWNS]
+)
+def test_the_unknown_variants_fail_once_known(policy, props, path, sentinel):
+    """Only the unknown keeps each variant above quiet: known, it fails the rule."""
+    assert violations(policy, DEPLOYMENT, props)
+
+
+def test_every_new_rule_has_a_failing_case_and_an_unknown_case():
+    names = {p.name for p in HAPPY}
+    assert names == {f[0].name for f in FAILS} == {u[0].name for u in UNKNOWNS}
+
+
+# Service account tokens: the configured exceptions -------------------------------------------
+
+
+def test_the_metrics_adapter_keeps_its_token_by_default():
+    with_token = changed(ADAPTER, (*POD, "automountServiceAccountToken"), DELETE)
+    assert violations(kubernetes.service_account_token, DEPLOYMENT, with_token) == []
+
+
+def test_a_workload_listed_in_api_clients_keeps_its_token():
+    with_token = changed(HARDENED_OK, (*POD, "automountServiceAccountToken"), True)
+    config = {"apiClients": ["serving/t5"]}
+    assert violations(kubernetes.service_account_token, DEPLOYMENT, with_token, config) == []
+
+
+def test_kube_system_pods_may_mount_their_token():
+    with_token = changed(HARDENED_OK, (*POD, "automountServiceAccountToken"), DELETE)
+    system = changed(with_token, ("metadata", "namespace"), "kube-system")
+    assert violations(kubernetes.service_account_token, DEPLOYMENT, system) == []
