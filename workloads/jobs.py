@@ -63,6 +63,10 @@ def conversion_pod(
         placement = pod.cpu_placement()
     shm_vol, shm_mount = pod.shm_volume(pod.default_shm_size("conversion", c.resources.memory))
     root = runs_as_root(c.image)
+    # A root image writes into its own folders and keeps a writable root (ROOT_IMAGES); any other
+    # conversion image gets a read-only root and a /tmp (HOME) for its scratch space. Not seen
+    # with a real process: conversion images are the stack's choice, not something run here.
+    scratch = [] if root else pod.scratch_volumes(c.resources.ephemeral_storage, (pod.TMP,))
     return k8s.core.v1.PodSpecArgs(
         restart_policy="Never",
         service_account_name=args.ksa,
@@ -71,7 +75,7 @@ def conversion_pod(
         tolerations=placement.toleration_args(),
         affinity=placement.affinity(),
         security_context=pod.root_pod_security() if root else pod.pod_security(args.run_as_user),
-        volumes=[shm_vol],
+        volumes=[shm_vol, *(volume for volume, _ in scratch)],
         containers=[
             k8s.core.v1.ContainerArgs(
                 name="convert",
@@ -86,7 +90,7 @@ def conversion_pod(
                 resources=pod.resources(
                     c.resources.cpu, c.resources.memory, c.resources.ephemeral_storage, c.gpu.count if c.gpu else 0
                 ),
-                volume_mounts=[shm_mount],
+                volume_mounts=[shm_mount, *(mount for _, mount in scratch)],
                 security_context=pod.root_container_security() if root else pod.container_security(args.run_as_user),
             )
         ],
@@ -217,6 +221,10 @@ class LoadGenerator(pulumi.ComponentResource):
             opts=child,
         )
         uid = 1000
+        # Not seen with a real process (Locust is not installed here): a /tmp, its HOME, on a
+        # read-only root.
+        ephemeral = "1Gi"
+        scratch = pod.scratch_volumes(ephemeral, (pod.TMP,))
         k8s.batch.v1.Job(
             f"{name}-job",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -242,7 +250,8 @@ class LoadGenerator(pulumi.ComponentResource):
                             k8s.core.v1.VolumeArgs(
                                 name="locustfile",
                                 config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=files.metadata.name),
-                            )
+                            ),
+                            *(volume for volume, _ in scratch),
                         ],
                         containers=[
                             k8s.core.v1.ContainerArgs(
@@ -259,11 +268,12 @@ class LoadGenerator(pulumi.ComponentResource):
                                     "--only-summary",
                                 ],
                                 env=[k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp")],
-                                resources=pod.resources("500m", "512Mi", "1Gi"),
+                                resources=pod.resources("500m", "512Mi", ephemeral),
                                 volume_mounts=[
                                     k8s.core.v1.VolumeMountArgs(
                                         name="locustfile", mount_path=LOCUST_DIR, read_only=True
-                                    )
+                                    ),
+                                    *(mount for _, mount in scratch),
                                 ],
                                 security_context=pod.container_security(uid),
                             )

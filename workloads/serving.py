@@ -126,6 +126,9 @@ def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[s
     )
     volumes = list(spec.parts.volumes)
     mounts = list(spec.parts.mounts)
+    for volume, mount in pod.scratch_volumes(m.resources.ephemeral_storage, spec.scratch):
+        volumes.append(volume)
+        mounts.append(mount)
     shm_vol, shm_mount = pod.shm_volume(m.shm_size or pod.default_shm_size(m.server, m.resources.memory))
     volumes.append(shm_vol)
     mounts.append(shm_mount)

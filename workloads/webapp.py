@@ -47,6 +47,9 @@ class Webapp(pulumi.ComponentResource):
             parent=self, provider=provider, deleted_with=deleted_with, depends_on=list(after or [])
         )
         check = pod.HttpCheck("/", "http")
+        # Not seen with a real process: fastdash exists only as the stack's image (seed 000 builds
+        # it), so where it writes is not known here; it gets a /tmp on its read-only root.
+        scratch = pod.scratch_volumes(w.resources.ephemeral_storage, (pod.TMP,))
         container = k8s.core.v1.ContainerArgs(
             name="fastdash",
             image=w.image,
@@ -57,6 +60,7 @@ class Webapp(pulumi.ComponentResource):
             ],
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=w.port, protocol="TCP")],
             resources=pod.resources(w.resources.cpu, w.resources.memory, w.resources.ephemeral_storage),
+            volume_mounts=[mount for _, mount in scratch],
             lifecycle=pod.drain_lifecycle(),
             security_context=pod.container_security(w.run_as_user),
             **pod.probe_args(pod.Probes.on(check, startup_seconds=120)),
@@ -75,6 +79,7 @@ class Webapp(pulumi.ComponentResource):
                         automount_service_account_token=pod.NO_API_TOKEN,
                         termination_grace_period_seconds=pod.termination_grace(10),
                         topology_spread_constraints=pod.zone_spread(match),
+                        volumes=[volume for volume, _ in scratch],
                         containers=[container],
                     ),
                 ),
