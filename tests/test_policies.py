@@ -32,14 +32,15 @@ MANDATORY = {
     "iam-no-public-members",
     "iam-no-service-account-keys",
     "k8s-security-context",
+    "k8s-read-only-root",
     "k8s-service-account-token",
     "k8s-image-pinned",
     "k8s-prod-load-balancer-opt-in",
 }
 
 
-def test_the_pack_has_28_rules():
-    assert len(POLICIES) == 28
+def test_the_pack_has_29_rules():
+    assert len(POLICIES) == 29
 
 
 def test_rule_names_are_unique_kebab_case():

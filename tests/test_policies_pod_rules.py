@@ -1,4 +1,4 @@
-"""The pack's pod-hardening rules (service account tokens), the way tests/test_policies_rules.py
+"""The pack's pod-hardening rules (read-only roots, service account tokens), the way tests/test_policies_rules.py
 tests every rule: a happy-path Deployment that passes, one-field changes that fail with the exact
 message, preview-time unknowns that neither raise nor report, and the configured exceptions."""
 
@@ -8,9 +8,13 @@ import pytest
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE
 
 from policies.rules import kubernetes
-from tests.test_policies_rules import DELETE, DEPLOYMENT, DEPLOYMENT_OK, POD, changed, violations
+from tests.test_policies_rules import C0, DELETE, DEPLOYMENT, DEPLOYMENT_OK, POD, changed, violations
 
-HARDENED_OK = changed(DEPLOYMENT_OK, (*POD, "automountServiceAccountToken"), False)
+HARDENED_OK = changed(
+    changed(DEPLOYMENT_OK, (*POD, "automountServiceAccountToken"), False),
+    (*C0, "securityContext", "readOnlyRootFilesystem"),
+    True,
+)
 TOKEN_VOLUME = {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}
 ADAPTER = changed(
     changed(HARDENED_OK, ("metadata", "name"), "custom-metrics-stackdriver-adapter"),
@@ -18,7 +22,11 @@ ADAPTER = changed(
     "custom-metrics",
 )
 
-HAPPY = [kubernetes.service_account_token]
+HAPPY = [kubernetes.service_account_token, kubernetes.read_only_root]
+WRITABLE_ROOT = (
+    "container 'server' can write to its image's file system; set securityContext.readOnlyRootFilesystem true "
+    "and mount an emptyDir where it writes"
+)
 
 
 @pytest.mark.parametrize("policy", HAPPY, ids=lambda p: p.name)
@@ -28,6 +36,15 @@ def test_happy_path_passes(policy):
 
 # (policy, path, new value, exact message)
 FAILS = [
+    (kubernetes.read_only_root, (*C0, "securityContext", "readOnlyRootFilesystem"), DELETE, WRITABLE_ROOT),
+    (kubernetes.read_only_root, (*C0, "securityContext", "readOnlyRootFilesystem"), False, WRITABLE_ROOT),
+    (
+        kubernetes.read_only_root,
+        (*POD, "initContainers"),
+        [{"name": "fetch", "image": "busybox:1.36", "securityContext": {}}],
+        "container 'fetch' can write to its image's file system; set securityContext.readOnlyRootFilesystem true "
+        "and mount an emptyDir where it writes",
+    ),
     (
         kubernetes.service_account_token,
         (*POD, "automountServiceAccountToken"),
@@ -63,6 +80,18 @@ def test_one_field_change_fails_with_the_exact_message(policy, path, value, mess
 
 # (policy, props that fail the rule when known, path that becomes unknown, sentinel)
 UNKNOWNS = [
+    (
+        kubernetes.read_only_root,
+        changed(HARDENED_OK, (*C0, "securityContext", "readOnlyRootFilesystem"), False),
+        (*C0, "securityContext", "readOnlyRootFilesystem"),
+        UNKNOWN_BOOLEAN_VALUE,
+    ),
+    (
+        kubernetes.read_only_root,
+        changed(HARDENED_OK, (*C0, "securityContext", "readOnlyRootFilesystem"), False),
+        (*C0, "securityContext"),
+        UNKNOWN_STRING_VALUE,
+    ),
     (
         kubernetes.service_account_token,
         changed(HARDENED_OK, (*POD, "automountServiceAccountToken"), True),
@@ -122,3 +151,31 @@ def test_kube_system_pods_may_mount_their_token():
     with_token = changed(HARDENED_OK, (*POD, "automountServiceAccountToken"), DELETE)
     system = changed(with_token, ("metadata", "namespace"), "kube-system")
     assert violations(kubernetes.service_account_token, DEPLOYMENT, system) == []
+
+
+# Read-only roots: the configured exceptions ---------------------------------------------------
+
+WRITABLE = changed(HARDENED_OK, (*C0, "securityContext", "readOnlyRootFilesystem"), DELETE)
+
+
+def test_a_workload_in_writable_root_workloads_is_waived():
+    config = {"writableRootWorkloads": ["serving/t5"]}
+    assert violations(kubernetes.read_only_root, DEPLOYMENT, WRITABLE, config) == []
+
+
+def test_the_waiver_is_by_name_not_by_namespace():
+    config = {"writableRootWorkloads": ["serving/other"]}
+    assert violations(kubernetes.read_only_root, DEPLOYMENT, WRITABLE, config) == [WRITABLE_ROOT]
+
+
+def test_kube_system_may_write_to_its_roots():
+    system = changed(WRITABLE, ("metadata", "namespace"), "kube-system")
+    assert violations(kubernetes.read_only_root, DEPLOYMENT, system) == []
+
+
+def test_an_unknown_name_is_undecidable_only_when_waivers_are_configured():
+    unnamed = changed(WRITABLE, ("metadata", "name"), UNKNOWN_STRING_VALUE)
+    assert (
+        violations(kubernetes.read_only_root, DEPLOYMENT, unnamed, {"writableRootWorkloads": ["serving/x"]}),
+        violations(kubernetes.read_only_root, DEPLOYMENT, unnamed),
+    ) == ([], [WRITABLE_ROOT])

@@ -238,3 +238,16 @@ def test_prod_waiver_names_exactly_the_root_converter():
 
 def test_with_the_waiver_prod_has_no_security_context_finding():
     assert _security_findings(_prod_waivers()) == []
+
+
+def test_without_the_waiver_only_the_root_converter_has_a_writable_root():
+    lines = _security_findings({}, "k8s-read-only-root")
+    assert lines and all("flan-t5-ft-convert" in line for line in lines)
+
+
+def test_prod_read_only_root_waiver_names_exactly_the_root_converter():
+    assert _prod_waivers()["k8s-read-only-root"] == {"writableRootWorkloads": ["serving/flan-t5-ft-convert"]}
+
+
+def test_with_the_waiver_prod_has_no_read_only_root_finding():
+    assert _security_findings(_prod_waivers(), "k8s-read-only-root") == []

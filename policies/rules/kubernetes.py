@@ -1,5 +1,5 @@
-"""Kubernetes guardrails: serving pods (resources, probes, security context, service account
-tokens, images, GPU scheduling), HorizontalPodAutoscalers and LoadBalancer Services.
+"""Kubernetes guardrails: serving pods (resources, probes, security context, read-only roots,
+service account tokens, images, GPU scheduling), HorizontalPodAutoscalers and LoadBalancer Services.
 
 Pod rules read the pod template of every workload kind (``kubernetes:apps/v1:Deployment``,
 ``StatefulSet``, ``DaemonSet``, ``ReplicaSet``, ``kubernetes:batch/v1:Job``, ``CronJob``'s
@@ -257,6 +257,30 @@ def check_security_context(props: Any, config: Mapping[str, Any]) -> Iterator[st
             yield f"container {name!r} has no seccomp profile; set securityContext.seccompProfile.type RuntimeDefault (pod or container)"
 
 
+# Read-only root file systems ------------------------------------------------------------------
+
+
+def check_read_only_root(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    """Every container's root file system is read-only: a compromised server cannot replace its
+    own binaries or libraries, and everything it writes is in a volume the pod declares (an
+    emptyDir with a size limit). A workload in ``writableRootWorkloads`` is waived."""
+    pod = scoped(props, config)
+    if pod is None:
+        return
+    waived = set(config.get("writableRootWorkloads", ()))
+    if waived and pod.name is UNKNOWN:
+        return
+    if f"{pod.namespace}/{pod.name}" in waived:
+        return
+    for name, c in pod.containers:
+        read_only = get(c, "securityContext", "readOnlyRootFilesystem")
+        if read_only is not UNKNOWN and read_only is not True:
+            yield (
+                f"container {name!r} can write to its image's file system; set "
+                "securityContext.readOnlyRootFilesystem true and mount an emptyDir where it writes"
+            )
+
+
 # Service account tokens -----------------------------------------------------------------------
 
 # Workloads that call the Kubernetes API and so keep the token Kubernetes mounts, each with its
@@ -510,6 +534,24 @@ security_context = resource_policy(
     },
 )
 
+read_only_root = resource_policy(
+    name="k8s-read-only-root",
+    description="Containers run with a read-only root file system (securityContext.readOnlyRootFilesystem true).",
+    types=WORKLOAD_TYPES,
+    check=check_read_only_root,
+    level=EnforcementLevel.MANDATORY,
+    config={
+        **EXEMPT_SYSTEM,
+        "writableRootWorkloads": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Workloads (<namespace>/<name>) whose image must write into its own folders; every "
+            "other check still applies. Say why in the README's exceptions table.",
+        },
+    },
+)
+
 service_account_token = resource_policy(
     name="k8s-service-account-token",
     description="Pods that call no Kubernetes API mount no service account token (automountServiceAccountToken false).",
@@ -597,6 +639,7 @@ POLICIES = [
     guaranteed_resources,
     probes,
     security_context,
+    read_only_root,
     service_account_token,
     image_pinned,
     gpu_scheduling,
