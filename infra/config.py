@@ -135,6 +135,18 @@ def _image_ref(value: str | None) -> str | None:
     return value
 
 
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+
+
+def _digest(value: str) -> str:
+    if not _DIGEST.match(value):
+        raise ValueError(
+            f"{value!r} is not an image digest: write sha256: and 64 lower-case hex digits, as "
+            "`crane digest <image>` prints them"
+        )
+    return value
+
+
 def image_tag(image: str) -> str | None:
     """The tag of an image reference, ``None`` when it is untagged (which means ``latest``)."""
     last = image.rsplit("/", 1)[-1]
@@ -516,11 +528,17 @@ class PredictorOptions(_Model):
     """
 
     image_tag: str = Field("release", description="INFERENCING_IMAGE_TAG (seed 001 default: release)")
+    converter_digest: str | None = Field(
+        None,
+        description="sha256:<64 hex> the FasterTransformer converter image (gcr.io/llm-containers/convert:"
+        "<imageTag>) is pinned to; the predictor's own image pins through models[].image",
+    )
     faster_transformer: bool = Field(False, description="USE_FASTER_TRANSFORMER")
     converted_model_upload_path: str | None = Field(None, description="CONVERTED_MODEL_UPLOAD_PATH")
     converter: str | None = Field(None, description="storage.access workload the conversion Job runs as")
 
     _check_path = field_validator("converted_model_upload_path")(lambda v: v if v is None else _gs(v))
+    _check_digest = field_validator("converter_digest")(lambda v: v if v is None else _digest(v))
     conversion_deadline_seconds: int = Field(3600, ge=300, le=86_400)
     conversion_ephemeral_storage: str = Field(
         "40Gi",
@@ -845,7 +863,7 @@ def predictor_conversion(model: ModelConfig) -> ConversionConfig:
         name=naming.budget_name(model.name, "ft-convert", max_len=MODEL_NAME_MAX),
         model=model.name,
         workload=opts.converter or DEFAULT_CONVERTER,
-        image=f"{CONVERTER_IMAGE}:{opts.image_tag}",
+        image=f"{CONVERTER_IMAGE}:{opts.image_tag}" + (f"@{opts.converter_digest}" if opts.converter_digest else ""),
         command=("./convert_t5.sh",),
         args=(str(model.gpu.count), "$(SOURCE_URI)", "$(DESTINATION_URI)"),
         source=model.source,

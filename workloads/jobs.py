@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from infra import naming
 from infra.config import CONVERTER_IMAGE, ComponentArgs, ConversionConfig, LoadTestConfig
-from workloads import pod
+from workloads import images, pod
 
 CONVERSION_COMPONENT = "conversion"
 LOADGEN_COMPONENT = "load-generator"
@@ -40,7 +40,7 @@ ROOT_IMAGES = {CONVERTER_IMAGE: "no non-root user; writes into root-owned image 
 
 
 def runs_as_root(image: str) -> bool:
-    return image.rsplit(":", 1)[0] in ROOT_IMAGES
+    return images.repository(image) in ROOT_IMAGES
 
 
 class ConversionArgs(ComponentArgs):
@@ -80,6 +80,7 @@ def conversion_pod(
             k8s.core.v1.ContainerArgs(
                 name="convert",
                 image=c.image,
+                image_pull_policy=images.pull_policy(c.image),
                 command=list(c.command) or None,
                 args=list(c.args) or None,
                 env=[
@@ -257,6 +258,7 @@ class LoadGenerator(pulumi.ComponentResource):
                             k8s.core.v1.ContainerArgs(
                                 name="locust",
                                 image=lt.image,
+                                image_pull_policy=images.pull_policy(lt.image),
                                 command=["locust"],
                                 args=[
                                     f"--locustfile={LOCUST_DIR}/locustfile.py",

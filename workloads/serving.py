@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from infra import naming
 from infra.config import ComponentArgs, ModelConfig
-from workloads import pod
+from workloads import images, pod
 from workloads.server import Port, ServerSpec
 
 COMPONENT = "model-server"
@@ -140,7 +140,7 @@ def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[s
     container = k8s.core.v1.ContainerArgs(
         name="server",
         image=spec.image,
-        image_pull_policy="IfNotPresent",
+        image_pull_policy=images.pull_policy(spec.image),
         command=spec.command or None,
         args=spec.args or None,
         env=spec.env or None,

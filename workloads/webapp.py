@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 
 from infra import naming
 from infra.config import ComponentArgs, WebappConfig
-from workloads import pod
+from workloads import images, pod
 from workloads.server import Port
 from workloads.serving import ServiceArgs, selector, service_options, service_spec
 
@@ -53,7 +53,7 @@ class Webapp(pulumi.ComponentResource):
         container = k8s.core.v1.ContainerArgs(
             name="fastdash",
             image=w.image,
-            image_pull_policy="IfNotPresent",
+            image_pull_policy=images.pull_policy(w.image),
             env=[
                 k8s.core.v1.EnvVarArgs(name=k, value=v)
                 for k, v in {**model_urls(w.model, args.namespace), "PORT": str(w.port)}.items()
