@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import config
+from infra import config, policy_check
 from tests.conftest import raw_with, run_raw
 from tests.test_config import NS, only_line_for
 from tests.test_pod_hardening import containers
@@ -82,3 +82,23 @@ def test_converter_digest_pins_the_conversion_jobs_image():
 def test_a_converter_digest_that_is_not_a_sha256_is_rejected():
     line = only_line_for(_ft_raw(converterDigest="sha256:abc"), f"{NS}:models[0].predictor.converterDigest")
     assert "is not an image digest" in line and "crane digest" in line
+
+
+def _prod_digest_findings(image: str) -> list[str]:
+    raw = raw_with(
+        environment="prod",
+        cluster={"mode": "standard", "location": "us-central1-a", "deletionProtection": True},
+        models=[{**raw_with()["models"][0], "image": image}],
+        storage={"buckets": [{"name": "models", "noncurrentVersionDays": 30, "softDeleteDays": 7}]},
+    )
+    return [f.resource for f in policy_check.evaluate(run_raw(raw)) if f.policy == "k8s-prod-image-digest"]
+
+
+def test_a_prod_stack_that_pins_its_image_passes_the_digest_rule_without_a_waiver():
+    assert _prod_digest_findings(f"us-central1-docker.pkg.dev/p/models/t5-small:1.0-gpu@{DIGEST}") == []
+
+
+def test_the_same_prod_stack_on_a_tag_fails_it():
+    assert _prod_digest_findings("us-central1-docker.pkg.dev/p/models/t5-small:1.0-gpu") == [
+        "model-t5-small-deployment"
+    ]

@@ -35,12 +35,13 @@ MANDATORY = {
     "k8s-read-only-root",
     "k8s-service-account-token",
     "k8s-image-pinned",
+    "k8s-prod-image-digest",
     "k8s-prod-load-balancer-opt-in",
 }
 
 
-def test_the_pack_has_29_rules():
-    assert len(POLICIES) == 29
+def test_the_pack_has_30_rules():
+    assert len(POLICIES) == 30
 
 
 def test_rule_names_are_unique_kebab_case():

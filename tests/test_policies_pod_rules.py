@@ -1,4 +1,4 @@
-"""The pack's pod-hardening rules (read-only roots, service account tokens), the way tests/test_policies_rules.py
+"""The pack's pod-hardening rules (read-only roots, service account tokens, prod digests), the way tests/test_policies_rules.py
 tests every rule: a happy-path Deployment that passes, one-field changes that fail with the exact
 message, preview-time unknowns that neither raise nor report, and the configured exceptions."""
 
@@ -10,10 +10,21 @@ from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKN
 from policies.rules import kubernetes
 from tests.test_policies_rules import C0, DELETE, DEPLOYMENT, DEPLOYMENT_OK, POD, changed, violations
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+TAGGED = "us-central1-docker.pkg.dev/p/models/t5:1.0-gpu"
 HARDENED_OK = changed(
-    changed(DEPLOYMENT_OK, (*POD, "automountServiceAccountToken"), False),
-    (*C0, "securityContext", "readOnlyRootFilesystem"),
-    True,
+    changed(
+        changed(DEPLOYMENT_OK, (*POD, "automountServiceAccountToken"), False),
+        (*C0, "securityContext", "readOnlyRootFilesystem"),
+        True,
+    ),
+    (*C0, "image"),
+    f"{TAGGED}@{DIGEST}",
+)
+NOT_PINNED = (
+    f"container 'server' image {TAGGED} is not pinned by digest in prod: a tag can be moved to other content; pin "
+    "it as us-central1-docker.pkg.dev/p/models/t5@sha256:<digest> (crane digest "
+    f"{TAGGED}), or list us-central1-docker.pkg.dev/p/models/t5 in tagAllowed"
 )
 TOKEN_VOLUME = {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}
 ADAPTER = changed(
@@ -22,7 +33,7 @@ ADAPTER = changed(
     "custom-metrics",
 )
 
-HAPPY = [kubernetes.service_account_token, kubernetes.read_only_root]
+HAPPY = [kubernetes.service_account_token, kubernetes.read_only_root, kubernetes.prod_image_digest]
 WRITABLE_ROOT = (
     "container 'server' can write to its image's file system; set securityContext.readOnlyRootFilesystem true "
     "and mount an emptyDir where it writes"
@@ -36,6 +47,14 @@ def test_happy_path_passes(policy):
 
 # (policy, path, new value, exact message)
 FAILS = [
+    (kubernetes.prod_image_digest, (*C0, "image"), TAGGED, NOT_PINNED),
+    (
+        kubernetes.prod_image_digest,
+        (*C0, "image"),
+        "r/app@sha256:abc",
+        "container 'server' image r/app@sha256:abc is not pinned by digest in prod: a tag can be moved to other "
+        "content; pin it as r/app@sha256:<digest> (crane digest r/app@sha256:abc), or list r/app in tagAllowed",
+    ),
     (kubernetes.read_only_root, (*C0, "securityContext", "readOnlyRootFilesystem"), DELETE, WRITABLE_ROOT),
     (kubernetes.read_only_root, (*C0, "securityContext", "readOnlyRootFilesystem"), False, WRITABLE_ROOT),
     (
@@ -80,6 +99,13 @@ def test_one_field_change_fails_with_the_exact_message(policy, path, value, mess
 
 # (policy, props that fail the rule when known, path that becomes unknown, sentinel)
 UNKNOWNS = [
+    (kubernetes.prod_image_digest, changed(HARDENED_OK, (*C0, "image"), TAGGED), (*C0, "image"), UNKNOWN_STRING_VALUE),
+    (
+        kubernetes.prod_image_digest,
+        changed(HARDENED_OK, (*C0, "image"), TAGGED),
+        ("metadata", "labels"),
+        UNKNOWN_STRING_VALUE,
+    ),
     (
         kubernetes.read_only_root,
         changed(HARDENED_OK, (*C0, "securityContext", "readOnlyRootFilesystem"), False),
@@ -179,3 +205,49 @@ def test_an_unknown_name_is_undecidable_only_when_waivers_are_configured():
         violations(kubernetes.read_only_root, DEPLOYMENT, unnamed, {"writableRootWorkloads": ["serving/x"]}),
         violations(kubernetes.read_only_root, DEPLOYMENT, unnamed),
     ) == ([], [WRITABLE_ROOT])
+
+
+# Prod digests: environments and the configured exceptions -------------------------------------
+
+TAG_ONLY = changed(HARDENED_OK, (*C0, "image"), TAGGED)
+
+
+def test_a_tagged_image_is_fine_outside_prod():
+    dev = changed(TAG_ONLY, ("metadata", "labels", "gke-gpu-serving/environment"), "dev")
+    assert violations(kubernetes.prod_image_digest, DEPLOYMENT, dev) == []
+
+
+def test_an_unlabelled_workload_is_judged_as_prod():
+    unlabelled = changed(TAG_ONLY, ("metadata", "labels"), {})
+    assert violations(kubernetes.prod_image_digest, DEPLOYMENT, unlabelled) == [NOT_PINNED]
+
+
+def test_a_repository_in_tag_allowed_may_run_from_a_tag():
+    config = {"tagAllowed": ["us-central1-docker.pkg.dev/p/models/t5"]}
+    assert violations(kubernetes.prod_image_digest, DEPLOYMENT, TAG_ONLY, config) == []
+
+
+def test_the_metrics_adapter_image_may_run_from_its_tag_by_default():
+    adapter = changed(TAG_ONLY, (*C0, "image"), "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0")
+    assert violations(kubernetes.prod_image_digest, DEPLOYMENT, adapter) == []
+
+
+def test_a_tag_and_a_digest_together_are_pinned():
+    """The runtime pulls by the digest when both are given; the tag only documents the version."""
+    assert violations(kubernetes.prod_image_digest, DEPLOYMENT, HARDENED_OK) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "repository"),
+    [
+        (f"gcr.io/a/b:1@{DIGEST}", "gcr.io/a/b"),
+        ("localhost:5000/app:1.2", "localhost:5000/app"),
+        ("localhost:5000/app", "localhost:5000/app"),
+        ("nginx", "nginx"),
+    ],
+)
+def test_the_packs_repository_reading_matches_the_workloads(image, repository):
+    """The pack keeps its own copy (it imports nothing from the program); the two agree."""
+    from workloads import images
+
+    assert kubernetes.image_repository(image) == images.repository(image) == repository
