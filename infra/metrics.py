@@ -189,6 +189,10 @@ class CustomMetricsAdapter(pulumi.ComponentResource):
                                     requests=dict(amounts), limits=dict(amounts)
                                 ),
                                 security_context=k8s.core.v1.SecurityContextArgs(
+                                    # Its one write is its serving certificate, in --cert-dir (an
+                                    # emptyDir); it logs to stderr (upstream adapter.go registers
+                                    # klog's flags, logtostderr defaulting to true). Not run here.
+                                    read_only_root_filesystem=True,
                                     allow_privilege_escalation=False,
                                     capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=["NET_BIND_SERVICE"]),
                                 ),

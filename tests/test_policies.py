@@ -32,15 +32,18 @@ MANDATORY = {
     "iam-no-public-members",
     "iam-no-service-account-keys",
     "k8s-security-context",
+    "k8s-read-only-root",
+    "k8s-service-account-token",
     "k8s-image-pinned",
+    "k8s-prod-image-digest",
     "k8s-prod-load-balancer-opt-in",
     "gke-prod-binary-authorization",
     "gcp-prod-flow-logs",
 }
 
 
-def test_the_pack_has_29_rules():
-    assert len(POLICIES) == 29
+def test_the_pack_has_32_rules():
+    assert len(POLICIES) == 32
 
 
 def test_rule_names_are_unique_kebab_case():

@@ -26,6 +26,9 @@ BAD_LINES = [
     "the internet gets it; remove the member",
     "[k8s-image-pinned] Deployment latest-in-prod: container 'server' image vllm/vllm-openai:latest is tagged "
     "latest in prod; pin a version tag or a digest",
+    "[k8s-prod-image-digest] Deployment latest-in-prod: container 'server' image vllm/vllm-openai:latest is not "
+    "pinned by digest in prod: a tag can be moved to other content; pin it as vllm/vllm-openai@sha256:<digest> "
+    "(crane digest vllm/vllm-openai:latest), or list vllm/vllm-openai in tagAllowed",
     "[gpu-pool-taint] NodePool gpu-no-taint: GPU pool has no nvidia.com/gpu NO_SCHEDULE taint: GKE adds it only "
     "when a non-GPU pool already exists, and without it CPU pods land on (and keep awake) GPU nodes; add "
     "nodeConfig.taints [{key: nvidia.com/gpu, value: present, effect: NO_SCHEDULE}]",
@@ -88,7 +91,7 @@ def test_plan_of_the_bad_project_prints_the_findings_and_exits_3():
     )
     assert result.returncode == 3, result.stderr
     section = result.stdout[result.stdout.index("Policy findings") :]
-    assert re.search(r"^  mandatory \(4\):$", section, re.M) and re.search(r"^  advisory \(1\):$", section, re.M)
+    assert re.search(r"^  mandatory \(5\):$", section, re.M) and re.search(r"^  advisory \(1\):$", section, re.M)
     printed = [line.strip() for line in section.splitlines() if line.startswith("    [")]
     assert sorted(printed) == sorted(BAD_LINES)
 
@@ -114,7 +117,7 @@ def test_downgrading_every_rule_to_advisory_lets_the_bad_plan_pass(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "advisory (5):" in result.stdout
+    assert "advisory (6):" in result.stdout
 
 
 # Policy config, as `pulumi preview --policy-pack-config` reads it -----------------------------
@@ -156,7 +159,7 @@ def test_a_disabled_rule_reports_nothing():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"gpu-pool-tain": "advisory"}, "gpu-pool-tain: no such policy in the pack (29 policies)"),
+        ({"gpu-pool-tain": "advisory"}, "gpu-pool-tain: no such policy in the pack (32 policies)"),
         ({"gpu-pool-taint": "blocking"}, "gpu-pool-taint: 'blocking' is not an enforcement level"),
         ({"gpu-pool-bounded-autoscaling": {"maxnodes": 4}}, "gpu-pool-bounded-autoscaling.maxnodes: not a setting"),
         (
@@ -176,14 +179,14 @@ def test_config_files_in_policies_config_are_valid():
 
 
 def test_report_groups_by_level_with_mandatory_first():
-    text = policy_check.render(policy_check.evaluate(bad_capture()), 29, "rule defaults")
+    text = policy_check.render(policy_check.evaluate(bad_capture()), 32, "rule defaults")
     lines = text.splitlines()
-    assert lines[0] == "Policy findings (pack policies/, 29 policies, config: rule defaults):"
-    assert lines.index("  mandatory (4):") < lines.index("  advisory (1):")
+    assert lines[0] == "Policy findings (pack policies/, 32 policies, config: rule defaults):"
+    assert lines.index("  mandatory (5):") < lines.index("  advisory (1):")
 
 
 def test_report_without_findings_says_none():
-    assert policy_check.render([], 29, "rule defaults").endswith(": none")
+    assert policy_check.render([], 32, "rule defaults").endswith(": none")
 
 
 def test_stack_findings_name_the_stack():

@@ -125,12 +125,26 @@ def test_vllm_caches_are_on_the_cache_volume(name):
     assert _env(c)[name].startswith(mount + "/")
 
 
-def test_vllm_cache_volume_is_limited_to_the_pods_ephemeral_storage():
-    dep = next(r for r in stack_capture("staging").of_type(DEPLOYMENT) if r.inputs["metadata"]["name"] == "mistral-7b")
+def _takes_the_rest(stack: str, model: str, mount_path: str) -> tuple[int, int]:
+    """(size limit of the emptyDir at ``mount_path``, what the container's ephemeral storage leaves
+    once its other emptyDirs and its own log files are counted)."""
+    dep = next(r for r in stack_capture(stack).of_type(DEPLOYMENT) if r.inputs["metadata"]["name"] == model)
     spec = dep.inputs["spec"]["template"]["spec"]
-    cache = next(v for v in spec["volumes"] if v["name"] == "cache")
-    limit = spec["containers"][0]["resources"]["limits"]["ephemeral-storage"]
-    assert cache["emptyDir"]["sizeLimit"] == limit
+    c = spec["containers"][0]
+    name = next(m["name"] for m in c["volumeMounts"] if m["mountPath"] == mount_path)
+    disks = {
+        v["name"]: config.parse_quantity(v["emptyDir"]["sizeLimit"])
+        for v in spec["volumes"]
+        if "emptyDir" in v and v["emptyDir"].get("medium") != "Memory"
+    }
+    others = sum(size for n, size in disks.items() if n != name)
+    limit = config.parse_quantity(c["resources"]["limits"]["ephemeral-storage"])
+    return disks[name], limit - pod.CONTAINER_LOGS - others
+
+
+def test_vllm_cache_volume_takes_what_tmp_and_the_logs_leave():
+    size, rest = _takes_the_rest("staging", "mistral-7b", vllm.CACHE_DIR)
+    assert rest - pod.MI < size <= rest
 
 
 def _autopilot_vllm_without_class():
@@ -209,12 +223,9 @@ def test_ft_predictor_mounts_a_writable_model_dir_where_it_downloads():
     assert not mount.get("readOnly", False)
 
 
-def test_ft_predictor_model_dir_is_a_size_limited_empty_dir():
-    dep = next(r for r in stack_capture("prod").of_type(DEPLOYMENT) if r.inputs["metadata"]["name"] == "flan-t5")
-    spec = dep.inputs["spec"]["template"]["spec"]
-    name = next(m["name"] for m in spec["containers"][0]["volumeMounts"] if m["mountPath"] == predictor.FT_MODEL_DIR)
-    volume = next(v for v in spec["volumes"] if v["name"] == name)
-    assert volume["emptyDir"]["sizeLimit"] == spec["containers"][0]["resources"]["limits"]["ephemeral-storage"]
+def test_ft_predictor_model_dir_takes_what_tmp_and_the_logs_leave():
+    size, rest = _takes_the_rest("prod", "flan-t5", predictor.FT_MODEL_DIR)
+    assert rest - pod.MI < size <= rest
 
 
 def test_predictor_without_faster_transformer_keeps_its_health_probe():
@@ -226,9 +237,13 @@ def test_predictor_without_faster_transformer_keeps_its_health_probe():
 # The converter's waiver (policies/config/prod.json) --------------------------------------------
 
 
-def _security_findings(config: dict) -> list[str]:
+def _security_findings(config: dict, policy: str = "k8s-security-context") -> list[str]:
     findings = policy_check.evaluate(stack_capture("prod"), config)
-    return [f.line() for f in findings if f.policy == "k8s-security-context"]
+    return [f.line() for f in findings if f.policy == policy]
+
+
+def _prod_waivers() -> dict:
+    return policy_check.read_config_file(policy_check.default_config_path("prod"))
 
 
 def test_without_the_waiver_only_the_root_converter_breaks_the_security_context_rule():
@@ -237,15 +252,25 @@ def test_without_the_waiver_only_the_root_converter_breaks_the_security_context_
 
 
 def test_prod_waiver_names_exactly_the_root_converter():
-    waiver = policy_check.read_config_file(policy_check.default_config_path("prod"))
     # rootWorkloads replaces the pack's default list, so it keeps the adapter beside the converter;
     # the converter is waived for root only, every other security-context check still applies.
-    assert waiver == {
-        "k8s-security-context": {
-            "rootWorkloads": ["custom-metrics/custom-metrics-stackdriver-adapter", "serving/flan-t5-ft-convert"]
-        }
+    assert _prod_waivers()["k8s-security-context"] == {
+        "rootWorkloads": ["custom-metrics/custom-metrics-stackdriver-adapter", "serving/flan-t5-ft-convert"]
     }
 
 
 def test_with_the_waiver_prod_has_no_security_context_finding():
-    assert _security_findings(policy_check.read_config_file(policy_check.default_config_path("prod"))) == []
+    assert _security_findings(_prod_waivers()) == []
+
+
+def test_without_the_waiver_only_the_root_converter_has_a_writable_root():
+    lines = _security_findings({}, "k8s-read-only-root")
+    assert lines and all("flan-t5-ft-convert" in line for line in lines)
+
+
+def test_prod_read_only_root_waiver_names_exactly_the_root_converter():
+    assert _prod_waivers()["k8s-read-only-root"] == {"writableRootWorkloads": ["serving/flan-t5-ft-convert"]}
+
+
+def test_with_the_waiver_prod_has_no_read_only_root_finding():
+    assert _security_findings(_prod_waivers(), "k8s-read-only-root") == []

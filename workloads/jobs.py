@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from infra import naming
 from infra.config import CONVERTER_IMAGE, ComponentArgs, ConversionConfig, LoadTestConfig
-from workloads import pod
+from workloads import images, pod
 from workloads.context import Context
 from workloads.server import resolve_uri
 
@@ -42,7 +42,7 @@ ROOT_IMAGES = {CONVERTER_IMAGE: "no non-root user; writes into root-owned image 
 
 
 def runs_as_root(image: str) -> bool:
-    return image.rsplit(":", 1)[0] in ROOT_IMAGES
+    return images.repository(image) in ROOT_IMAGES
 
 
 class ConversionArgs(ComponentArgs):
@@ -65,18 +65,24 @@ def conversion_pod(
         placement = pod.cpu_placement()
     shm_vol, shm_mount = pod.shm_volume(pod.default_shm_size("conversion", c.resources.memory))
     root = runs_as_root(c.image)
+    # A root image writes into its own folders and keeps a writable root (ROOT_IMAGES); any other
+    # conversion image gets a read-only root and a /tmp (HOME) for its scratch space. Not seen
+    # with a real process: conversion images are the stack's choice, not something run here.
+    scratch = [] if root else pod.scratch_volumes(c.resources.ephemeral_storage, (pod.TMP,))
     return k8s.core.v1.PodSpecArgs(
         restart_policy="Never",
         service_account_name=args.ksa,
+        automount_service_account_token=pod.NO_API_TOKEN,
         node_selector=placement.node_selector,
         tolerations=placement.toleration_args(),
         affinity=placement.affinity(),
         security_context=pod.root_pod_security() if root else pod.pod_security(args.run_as_user),
-        volumes=[shm_vol],
+        volumes=[shm_vol, *(volume for volume, _ in scratch)],
         containers=[
             k8s.core.v1.ContainerArgs(
                 name="convert",
                 image=c.image,
+                image_pull_policy=images.pull_policy(c.image),
                 command=list(c.command) or None,
                 args=list(c.args) or None,
                 env=[
@@ -87,7 +93,7 @@ def conversion_pod(
                 resources=pod.resources(
                     c.resources.cpu, c.resources.memory, c.resources.ephemeral_storage, c.gpu.count if c.gpu else 0
                 ),
-                volume_mounts=[shm_mount],
+                volume_mounts=[shm_mount, *(mount for _, mount in scratch)],
                 security_context=pod.root_container_security() if root else pod.container_security(args.run_as_user),
             )
         ],
@@ -218,6 +224,10 @@ class LoadGenerator(pulumi.ComponentResource):
             opts=child,
         )
         uid = 1000
+        # Not seen with a real process (Locust is not installed here): a /tmp, its HOME, on a
+        # read-only root.
+        ephemeral = "1Gi"
+        scratch = pod.scratch_volumes(ephemeral, (pod.TMP,))
         k8s.batch.v1.Job(
             f"{name}-job",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -238,17 +248,19 @@ class LoadGenerator(pulumi.ComponentResource):
                         restart_policy="Never",
                         node_selector=pod.cpu_placement().node_selector,
                         security_context=pod.pod_security(uid),
-                        automount_service_account_token=False,
+                        automount_service_account_token=pod.NO_API_TOKEN,
                         volumes=[
                             k8s.core.v1.VolumeArgs(
                                 name="locustfile",
                                 config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=files.metadata.name),
-                            )
+                            ),
+                            *(volume for volume, _ in scratch),
                         ],
                         containers=[
                             k8s.core.v1.ContainerArgs(
                                 name="locust",
                                 image=lt.image,
+                                image_pull_policy=images.pull_policy(lt.image),
                                 command=["locust"],
                                 args=[
                                     f"--locustfile={LOCUST_DIR}/locustfile.py",
@@ -260,11 +272,12 @@ class LoadGenerator(pulumi.ComponentResource):
                                     "--only-summary",
                                 ],
                                 env=[k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp")],
-                                resources=pod.resources("500m", "512Mi", "1Gi"),
+                                resources=pod.resources("500m", "512Mi", ephemeral),
                                 volume_mounts=[
                                     k8s.core.v1.VolumeMountArgs(
                                         name="locustfile", mount_path=LOCUST_DIR, read_only=True
-                                    )
+                                    ),
+                                    *(mount for _, mount in scratch),
                                 ],
                                 security_context=pod.container_security(uid),
                             )

@@ -38,6 +38,18 @@ GCSFUSE_ANNOTATION = "gke-gcsfuse/volumes"
 MODEL_MOUNT = "/mnt/models"
 SHM_VOLUME = "dshm"
 MODEL_VOLUME = "model"
+# automountServiceAccountToken of every pod built here: none calls the Kubernetes API, and Google
+# credentials do not come from the Kubernetes token. With Workload Identity the client libraries
+# ask the metadata server, which GKE answers for the pod's Google service account
+# (cloud.google.com/kubernetes-engine/docs/concepts/workload-identity, "How it works"; Triton
+# reading its gs:// repository does just that in tests/integration/test_triton.py, and no traced
+# server there opens the token directory). The GCS
+# FUSE CSI driver is handed a token by the kubelet because its CSIDriver requests one
+# (tokenRequests, audience <project>.svc.id.goog: GoogleCloudPlatform/gcs-fuse-csi-driver
+# deploy/base/setup/csi_driver.yaml), and its sidecar asks the metadata server for Google tokens
+# (gcs-fuse-csi-driver#428); neither reads the pod's mounted token. The custom-metrics adapter
+# (infra/metrics.py) calls the API and keeps its token.
+NO_API_TOKEN = False
 # Seconds a terminating pod keeps serving while endpoints and load balancers drop it.
 DRAIN_SECONDS = 15
 STARTUP_PERIOD_SECONDS = 10
@@ -159,6 +171,69 @@ def gcsfuse_volume(
     return volume, k8s.core.v1.VolumeMountArgs(name=MODEL_VOLUME, mount_path=MODEL_MOUNT, read_only=read_only)
 
 
+# Scratch directories: where a container with a read-only root writes ------------------------
+
+# What the kubelet counts against a container's ephemeral-storage limit besides its emptyDirs:
+# its own log files, at most containerLogMaxSize x containerLogMaxFiles (10Mi x 5 when the node
+# pool does not set them: container v1 NodeKubeletConfig, which the stack leaves unset), and its
+# writable layer, which a read-only root keeps empty.
+CONTAINER_LOGS = 5 * 10 * 2**20
+MI = 2**20
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """A directory a container writes: an emptyDir of its own with a size limit.
+
+    ``size`` is what the directory needs at most; ``None`` marks the one directory that takes the
+    rest of the container's ephemeral storage (where models and caches go)."""
+
+    name: str
+    path: str
+    size: str | None = None
+
+
+def scratch_sizes(ephemeral_storage: str, dirs: tuple[Scratch, ...]) -> dict[str, int]:
+    """Bytes (whole MiB) each directory's emptyDir may hold.
+
+    The budget is the ephemeral storage minus the container's own logs. Sized directories get their
+    size, together at most half the budget (split evenly when they ask for more); the unsized one
+    gets the rest. The limits add up to no more than the budget, so a full directory is evicted for
+    its own limit before the container's limit is reached.
+    """
+    rest = [d for d in dirs if d.size is None]
+    if len(rest) != 1:
+        raise ValueError(f"exactly one scratch directory takes the rest of the budget, not {len(rest)}")
+    budget = int(parse_quantity(ephemeral_storage)) - CONTAINER_LOGS
+    sized = [d for d in dirs if d.size is not None]
+    share = budget // 2 // max(1, len(sized))
+    out = {d.name: min(int(parse_quantity(d.size)), share) // MI * MI for d in sized}
+    out[rest[0].name] = (budget - sum(out.values())) // MI * MI
+    if out[rest[0].name] <= 0:
+        raise ValueError(f"ephemeral storage {ephemeral_storage} leaves nothing for {rest[0].path}")
+    return {d.name: out[d.name] for d in dirs}
+
+
+def scratch_volumes(
+    ephemeral_storage: str, dirs: tuple[Scratch, ...]
+) -> list[tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]]:
+    sizes = scratch_sizes(ephemeral_storage, dirs)
+    return [
+        (
+            k8s.core.v1.VolumeArgs(
+                name=d.name, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=f"{sizes[d.name] // MI}Mi")
+            ),
+            k8s.core.v1.VolumeMountArgs(name=d.name, mount_path=d.path),
+        )
+        for d in dirs
+    ]
+
+
+# A /tmp for an image whose writes no test here sees (the predictor, the front end, Locust, a
+# configured conversion image): the one place an image without a writable root expects to write.
+TMP = Scratch("tmp", "/tmp")
+
+
 @dataclass(frozen=True)
 class HttpCheck:
     path: str
@@ -236,9 +311,11 @@ def pod_security(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
 
 
 def container_security(uid: int) -> k8s.core.v1.SecurityContextArgs:
+    """Non-root, no privilege, and a read-only root: a container writes only to its scratch dirs."""
     return k8s.core.v1.SecurityContextArgs(
         run_as_non_root=True,
         run_as_user=uid,
+        read_only_root_filesystem=True,
         allow_privilege_escalation=False,
         privileged=False,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
@@ -254,10 +331,14 @@ def root_pod_security() -> k8s.core.v1.PodSecurityContextArgs:
 
 
 def root_container_security() -> k8s.core.v1.SecurityContextArgs:
-    """Root, but without capabilities, privilege escalation or an unconfined seccomp profile."""
+    """Root, but without capabilities, privilege escalation or an unconfined seccomp profile.
+
+    The root file system stays writable, said openly: the one image that needs root
+    (workloads/jobs.py ROOT_IMAGES) writes into its own folders."""
     return k8s.core.v1.SecurityContextArgs(
         run_as_non_root=False,
         run_as_user=0,
+        read_only_root_filesystem=False,
         allow_privilege_escalation=False,
         privileged=False,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
@@ -288,6 +369,10 @@ class PodParts:
     def add(self, volume: k8s.core.v1.VolumeArgs, mount: k8s.core.v1.VolumeMountArgs) -> None:
         self.volumes.append(volume)
         self.mounts.append(mount)
+
+    def add_scratch(self, ephemeral_storage: str, dirs: tuple[Scratch, ...]) -> None:
+        for volume, mount in scratch_volumes(ephemeral_storage, dirs):
+            self.add(volume, mount)
 
     def add_gcsfuse(self, bucket: pulumi.Input[str], path: str, uid: int, *, read_only: bool = True) -> None:
         self.add(*gcsfuse_volume(bucket, path, uid, read_only=read_only))

@@ -15,15 +15,19 @@ liveness). Without FasterTransformer, ``predict.py`` loads the model before Flas
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from infra.config import ModelConfig, model_image
-from workloads.pod import HttpCheck, Probes
+from workloads.pod import TMP, HttpCheck, Probes, Scratch
 from workloads.server import Port, ServerSpec, env, startup_seconds
 
 PORTS = (Port("http", 5000), Port("triton", 8000))
 STARTUP_SECONDS = 1200
 FT_MODEL_DIR = "/workspace/all_models"
+# Where the predictor writes. Not seen with a real process: the predictor exists only as an image
+# (gcr.io/llm-containers/predict[-triton]), not as a package this machine can run. With
+# FasterTransformer, predict_triton.py downloads into FT_MODEL_DIR, and the tritonserver it starts
+# writes under /tmp like any Triton (workloads/triton.py); HOME is /tmp for whatever else caches.
+FT_SCRATCH = (Scratch("all-models", FT_MODEL_DIR), Scratch("tmp", "/tmp", "1Gi"))
 
 
 def probes(model: ModelConfig) -> Probes:
@@ -46,14 +50,7 @@ def spec(model: ModelConfig, model_uri: pulumi.Input[str]) -> ServerSpec:
         probes=probes(model),
         metrics=None,
         shutdown_seconds=30,
+        scratch=FT_SCRATCH if model.options.faster_transformer else (TMP,),
         env=[env("AIP_STORAGE_URI", model_uri), env("HOME", "/tmp")],
     )
-    if model.options.faster_transformer:
-        out.parts.add(
-            k8s.core.v1.VolumeArgs(
-                name="all-models",
-                empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=model.resources.ephemeral_storage),
-            ),
-            k8s.core.v1.VolumeMountArgs(name="all-models", mount_path=FT_MODEL_DIR),
-        )
     return out

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from infra.config import ModelConfig
 from infra.config.values import bucket_ref
 from workloads.drivers import DriverChoice
-from workloads.pod import HttpCheck, PodParts, Probes
+from workloads.pod import HttpCheck, PodParts, Probes, Scratch
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class ServerSpec:
     probes: Probes
     metrics: HttpCheck | None
     shutdown_seconds: int
+    # Where the server writes, each an emptyDir (pod.scratch_sizes): its root file system is read-only.
+    scratch: tuple[Scratch, ...]
     env: list[k8s.core.v1.EnvVarArgs] = field(default_factory=list)
     parts: PodParts = field(default_factory=PodParts)
     # A config file the server reads, rendered into a ConfigMap and mounted at config_dir.

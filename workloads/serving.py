@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from infra import naming
 from infra.config import ComponentArgs, ModelConfig, StackConfig
-from workloads import pod, predictor, torchserve, triton, vllm
+from workloads import images, pod, predictor, torchserve, triton, vllm
 from workloads.context import Context
 from workloads.jobs import ConversionJob
 from workloads.server import Port, ServerSpec, resolve_uri, source_of
@@ -143,6 +143,9 @@ def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[s
         )
     volumes = list(spec.parts.volumes)
     mounts = list(spec.parts.mounts)
+    for volume, mount in pod.scratch_volumes(m.resources.ephemeral_storage, spec.scratch):
+        volumes.append(volume)
+        mounts.append(mount)
     shm_vol, shm_mount = pod.shm_volume(m.shm_size or pod.default_shm_size(m.server, m.resources.memory))
     volumes.append(shm_vol)
     mounts.append(shm_mount)
@@ -154,7 +157,7 @@ def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[s
     container = k8s.core.v1.ContainerArgs(
         name="server",
         image=spec.image,
-        image_pull_policy="IfNotPresent",
+        image_pull_policy=images.pull_policy(spec.image),
         command=spec.command or None,
         args=spec.args or None,
         env=spec.env or None,
@@ -167,6 +170,9 @@ def pod_spec(args: ModelServerArgs, spec: ServerSpec, config_map: pulumi.Input[s
     )
     return k8s.core.v1.PodSpecArgs(
         service_account_name=m.ksa.name,
+        # The servers never call the Kubernetes API: no token in the pod (pod.NO_API_TOKEN says
+        # why Workload Identity and GCS FUSE need none).
+        automount_service_account_token=pod.NO_API_TOKEN,
         node_selector=placement.node_selector,
         tolerations=placement.toleration_args(),
         affinity=placement.affinity(),

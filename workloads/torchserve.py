@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from infra.config import ModelConfig
-from workloads.pod import MODEL_MOUNT, ExecCheck, HttpCheck, Probes
-from workloads.server import Port, ServerSpec, Source, startup_seconds
+from workloads.pod import MODEL_MOUNT, ExecCheck, HttpCheck, Probes, Scratch
+from workloads.server import Port, ServerSpec, Source, env, startup_seconds
 
 IMAGE = "pytorch/torchserve:0.12.0-gpu"
 BAKED_MODEL_STORE = "/home/model-server/model-store"  # the seed's Dockerfile.torch layout
@@ -25,6 +25,18 @@ PORTS = (Port("http", 8080), Port("management", 8081), Port("metrics", 8082))
 STARTUP_SECONDS = 600
 READY_SCRIPT = "model_ready.py"
 READY_SOURCE = Path(__file__).with_name("torchserve_ready.py")
+# Where TorchServe 0.12.0 writes, seen with strace in tests/integration/test_torchserve.py. Under
+# TEMP: the launcher's pid file, the worker sockets, the netty native libraries the JVM unpacks and
+# the extracted model archives (ts/model_server.py passes TEMP as -Djava.io.tmpdir; the image's
+# ENV TEMP is /home/model-server/tmp, docker/Dockerfile at v0.12.0, read-only here); the JVM's
+# hsperfdata goes to /tmp whatever TEMP says. So TEMP is /tmp. The log files and config snapshots
+# go to LOG_LOCATION and METRICS_LOCATION (frontend log4j2.xml; default logs/ in the working
+# directory, /home/model-server): five rolling files of up to 100 MB each plus one compressed
+# roll per file and day, so their own 2Gi bounds them for weeks, not for ever (a full volume
+# evicts the pod, which restarts with an empty one).
+TEMP_DIR = "/tmp"
+LOG_DIR = "/home/model-server/logs"
+SCRATCH = (Scratch("tmp", TEMP_DIR), Scratch("logs", LOG_DIR, "2Gi"))
 
 
 def model_ready(model: ModelConfig) -> ExecCheck:
@@ -63,6 +75,8 @@ def spec(model: ModelConfig, source: Source) -> ServerSpec:
         probes=Probes.on(model_ready(model), startup_seconds(model, STARTUP_SECONDS)),
         metrics=HttpCheck("/metrics", "metrics"),
         shutdown_seconds=30,
+        scratch=SCRATCH,
+        env=[env("TEMP", TEMP_DIR), env("LOG_LOCATION", LOG_DIR), env("METRICS_LOCATION", LOG_DIR)],
         config_files={"config.properties": config_properties(model), READY_SCRIPT: READY_SOURCE.read_text()},
         config_dir=CONFIG_DIR,
     )

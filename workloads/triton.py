@@ -16,12 +16,22 @@ from __future__ import annotations
 import pulumi
 
 from infra.config import ModelConfig
-from workloads.pod import MODEL_MOUNT, HttpCheck, Probes
-from workloads.server import Port, ServerSpec, Source, startup_seconds
+from workloads.pod import MODEL_MOUNT, HttpCheck, Probes, Scratch
+from workloads.server import Port, ServerSpec, Source, env, startup_seconds
 
 IMAGE = "nvcr.io/nvidia/tritonserver:25.06-py3"
 PORTS = (Port("http", 8000), Port("grpc", 8001), Port("metrics", 8002))
 STARTUP_SECONDS = 900
+# Where Triton writes, seen with strace in tests/integration/test_triton.py (2.51 on the rendered
+# args, its gs:// repository served locally): only /tmp and /dev/shm. A gs:// repository is copied
+# into /tmp/folderXXXXXX before loading (TRITON_GCS_MOUNT_DIRECTORY, default /tmp: core
+# src/filesystem/implementations/gcs.h and common.h, r24.10 and r25.06), so /tmp takes the pod's
+# ephemeral storage; the Python backend unpacks into /tmp/python_env_XXXXXX (python_backend
+# src/pb_env.cc) and shares tensors through /dev/shm. Embedded DCGM (GPU metrics) logs to
+# /var/log/nv-hostengine.log unless __DCGM_DBG_FILE names another file, "-" being stdout (DCGM
+# dcgmlib DcgmLogging.h; NVIDIA's dcgm-exporter sets it the same way).
+SCRATCH = (Scratch("tmp", "/tmp"),)
+DCGM_LOG_ENV = env("__DCGM_DBG_FILE", "-")
 
 
 def args(model: ModelConfig, repository: pulumi.Input[str]) -> list[pulumi.Input[str]]:
@@ -61,6 +71,8 @@ def spec(model: ModelConfig, source: Source) -> ServerSpec:
         ),
         metrics=HttpCheck("/metrics", "metrics"),
         shutdown_seconds=opts.exit_timeout_secs + 5,
+        scratch=SCRATCH,
+        env=[DCGM_LOG_ENV],
     )
     if opts.repository == "fuse" and source.bucket is not None:
         out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user)

@@ -7,7 +7,7 @@ The image runs as the stack's uid 1000, for which it has no passwd entry: torch'
 ``getpass.getuser()``, which then raises unless ``USER``/``LOGNAME`` are set, and the caches under
 ``$HOME`` would land on the image's read-only layers. So the pod sets both names and points
 ``VLLM_CACHE_ROOT``, ``TORCHINDUCTOR_CACHE_DIR``, ``TRITON_CACHE_DIR`` and the Hugging Face cache
-at one emptyDir whose size limit is the pod's ephemeral storage (kserve#5666, vllm#44548).
+at one emptyDir that takes the pod's ephemeral storage but a small /tmp (kserve#5666, vllm#44548).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from infra.config import ModelConfig
 from workloads.drivers import autopilot_driver
-from workloads.pod import MODEL_MOUNT, HttpCheck, Probes
+from workloads.pod import MODEL_MOUNT, HttpCheck, Probes, Scratch
 from workloads.server import Port, ServerSpec, Source, env, startup_seconds
 
 IMAGE = "vllm/vllm-openai:v0.11.0"
@@ -28,6 +28,12 @@ PORTS = (Port("http", 8000),)
 STARTUP_SECONDS = 1800  # a 7B model is ~15 GB to download before the first /health 200
 HF_TOKEN_KEY = "token"
 CACHE_DIR = "/data"
+# Where vLLM writes, seen with strace in tests/integration/test_vllm.py (0.11.0's parser, engine
+# config and app): its caches under CACHE_DIR, and /tmp, where Python's tempfile probes and the
+# model registry's inspection subprocess writes (vllm/model_executor/models/registry.py uses a
+# TemporaryDirectory). The engine's own writes (torch.compile and CUDA graph caches, FlashInfer's
+# JIT) cannot run here without a GPU: HOME and every cache variable point into CACHE_DIR for them.
+SCRATCH = (Scratch("cache", CACHE_DIR), Scratch("tmp", "/tmp", "1Gi"))
 
 
 def args(model: ModelConfig, model_ref: str) -> list[str]:
@@ -71,14 +77,9 @@ def spec(model: ModelConfig, source: Source, hf_secret: str | None) -> ServerSpe
         probes=Probes.on(HttpCheck("/health", "http"), startup_seconds(model, STARTUP_SECONDS)),
         metrics=HttpCheck("/metrics", "http"),
         shutdown_seconds=30,
+        scratch=SCRATCH,
         env=cache_env(),
         driver=autopilot_driver(IMAGE_CUDA, image=model.image or IMAGE),
-    )
-    out.parts.add(
-        k8s.core.v1.VolumeArgs(
-            name="cache", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=model.resources.ephemeral_storage)
-        ),
-        k8s.core.v1.VolumeMountArgs(name="cache", mount_path=CACHE_DIR),
     )
     if source.hf_id is not None:
         out.args = args(model, source.hf_id)

@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 
 from infra import naming
 from infra.config import ComponentArgs, WebappConfig
-from workloads import pod
+from workloads import images, pod
 from workloads.context import Context
 from workloads.server import Port
 from workloads.serving import ServiceArgs, selector, service_options, service_spec
@@ -48,16 +48,20 @@ class Webapp(pulumi.ComponentResource):
             parent=self, provider=provider, deleted_with=deleted_with, depends_on=list(after or [])
         )
         check = pod.HttpCheck("/", "http")
+        # Not seen with a real process: fastdash exists only as the stack's image (seed 000 builds
+        # it), so where it writes is not known here; it gets a /tmp on its read-only root.
+        scratch = pod.scratch_volumes(w.resources.ephemeral_storage, (pod.TMP,))
         container = k8s.core.v1.ContainerArgs(
             name="fastdash",
             image=w.image,
-            image_pull_policy="IfNotPresent",
+            image_pull_policy=images.pull_policy(w.image),
             env=[
                 k8s.core.v1.EnvVarArgs(name=k, value=v)
                 for k, v in {**model_urls(w.model, args.namespace), "PORT": str(w.port)}.items()
             ],
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=w.port, protocol="TCP")],
             resources=pod.resources(w.resources.cpu, w.resources.memory, w.resources.ephemeral_storage),
+            volume_mounts=[mount for _, mount in scratch],
             lifecycle=pod.drain_lifecycle(),
             security_context=pod.container_security(w.run_as_user),
             **pod.probe_args(pod.Probes.on(check, startup_seconds=120)),
@@ -73,9 +77,10 @@ class Webapp(pulumi.ComponentResource):
                     spec=k8s.core.v1.PodSpecArgs(
                         node_selector=pod.cpu_placement().node_selector,
                         security_context=pod.pod_security(w.run_as_user),
-                        automount_service_account_token=False,
+                        automount_service_account_token=pod.NO_API_TOKEN,
                         termination_grace_period_seconds=pod.termination_grace(10),
                         topology_spread_constraints=pod.zone_spread(match),
+                        volumes=[volume for volume, _ in scratch],
                         containers=[container],
                     ),
                 ),

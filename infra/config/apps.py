@@ -106,7 +106,7 @@ def predictor_conversion(model: ModelConfig) -> ConversionConfig:
         name=naming.budget_name(model.name, "ft-convert", max_len=MODEL_NAME_MAX),
         model=model.name,
         workload=opts.converter or DEFAULT_CONVERTER,
-        image=f"{CONVERTER_IMAGE}:{opts.image_tag}",
+        image=f"{CONVERTER_IMAGE}:{opts.image_tag}" + (f"@{opts.converter_digest}" if opts.converter_digest else ""),
         command=("./convert_t5.sh",),
         args=(str(model.gpu.count), "$(SOURCE_URI)", "$(DESTINATION_URI)"),
         source=model.source,

@@ -21,7 +21,7 @@ from infra.config.base import (
     _repeats,
 )
 from infra.config.pools import _autopilot_fit, _standard_fit
-from infra.config.values import _cidr, _gs, _gs_or_hf, _image_ref, bucket_ref, image_tag, parse_quantity
+from infra.config.values import _cidr, _digest, _gs, _gs_or_hf, _image_ref, bucket_ref, image_tag, parse_quantity
 
 if TYPE_CHECKING:
     from infra.config.stack import StackConfig
@@ -125,11 +125,17 @@ class PredictorOptions(_Model):
     """
 
     image_tag: str = Field("release", description="INFERENCING_IMAGE_TAG (seed 001 default: release)")
+    converter_digest: str | None = Field(
+        None,
+        description="sha256:<64 hex> the FasterTransformer converter image (gcr.io/llm-containers/convert:"
+        "<imageTag>) is pinned to; the predictor's own image pins through models[].image",
+    )
     faster_transformer: bool = Field(False, description="USE_FASTER_TRANSFORMER")
     converted_model_upload_path: str | None = Field(None, description="CONVERTED_MODEL_UPLOAD_PATH")
     converter: str | None = Field(None, description="storage.access workload the conversion Job runs as")
 
     _check_path = field_validator("converted_model_upload_path")(lambda v: v if v is None else _gs(v))
+    _check_digest = field_validator("converter_digest")(lambda v: v if v is None else _digest(v))
     conversion_deadline_seconds: int = Field(3600, ge=300, le=86_400)
     conversion_ephemeral_storage: str = Field(
         "40Gi",

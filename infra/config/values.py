@@ -75,6 +75,18 @@ def _image_ref(value: str | None) -> str | None:
     return value
 
 
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+
+
+def _digest(value: str) -> str:
+    if not _DIGEST.match(value):
+        raise ValueError(
+            f"{value!r} is not an image digest: write sha256: and 64 lower-case hex digits, as "
+            "`crane digest <image>` prints them"
+        )
+    return value
+
+
 def image_tag(image: str) -> str | None:
     """The tag of an image reference, ``None`` when it is untagged (which means ``latest``)."""
     last = image.rsplit("/", 1)[-1]

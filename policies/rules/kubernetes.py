@@ -1,5 +1,5 @@
-"""Kubernetes guardrails: serving pods (resources, probes, security context, images, GPU
-scheduling), HorizontalPodAutoscalers and LoadBalancer Services.
+"""Kubernetes guardrails: serving pods (resources, probes, security context, read-only roots,
+service account tokens, images, GPU scheduling), HorizontalPodAutoscalers and LoadBalancer Services.
 
 Pod rules read the pod template of every workload kind (``kubernetes:apps/v1:Deployment``,
 ``StatefulSet``, ``DaemonSet``, ``ReplicaSet``, ``kubernetes:batch/v1:Job``, ``CronJob``'s
@@ -258,6 +258,86 @@ def check_security_context(props: Any, config: Mapping[str, Any]) -> Iterator[st
             yield f"container {name!r} has no seccomp profile; set securityContext.seccompProfile.type RuntimeDefault (pod or container)"
 
 
+# Read-only root file systems ------------------------------------------------------------------
+
+
+def check_read_only_root(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    """Every container's root file system is read-only: a compromised server cannot replace its
+    own binaries or libraries, and everything it writes is in a volume the pod declares (an
+    emptyDir with a size limit). A workload in ``writableRootWorkloads`` is waived."""
+    pod = scoped(props, config)
+    if pod is None:
+        return
+    waived = set(config.get("writableRootWorkloads", ()))
+    if waived and pod.name is UNKNOWN:
+        return
+    if f"{pod.namespace}/{pod.name}" in waived:
+        return
+    for name, c in pod.containers:
+        read_only = get(c, "securityContext", "readOnlyRootFilesystem")
+        if read_only is not UNKNOWN and read_only is not True:
+            yield (
+                f"container {name!r} can write to its image's file system; set "
+                "securityContext.readOnlyRootFilesystem true and mount an emptyDir where it writes"
+            )
+
+
+# Service account tokens -----------------------------------------------------------------------
+
+# Workloads that call the Kubernetes API and so keep the token Kubernetes mounts, each with its
+# reason (README, exceptions): the custom-metrics adapter is an aggregated API server that
+# delegates authentication and authorization to the API server (its system:auth-delegator and
+# extension-apiserver-authentication-reader bindings, infra/metrics.py) and reads pods and nodes.
+API_CLIENTS = {
+    "custom-metrics/custom-metrics-stackdriver-adapter": "aggregated API server: TokenReview, "
+    "SubjectAccessReview, pods and nodes (infra/metrics.py)",
+}
+
+
+def _projected_tokens(spec: Any) -> list[str] | Any:
+    """Names of volumes that project a service account token into the pod."""
+    volumes = elements(spec, "volumes")
+    if volumes is UNKNOWN:
+        return UNKNOWN
+    out = []
+    for v in volumes:
+        sources = elements(v, "projected", "sources")
+        if v is UNKNOWN or sources is UNKNOWN or UNKNOWN in sources:
+            return UNKNOWN
+        if any(get(src, "serviceAccountToken") is not None for src in sources):
+            out.append(get(v, "name", default="?"))
+    return out
+
+
+def check_service_account_token(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    """A pod gets its service account's token unless it says ``automountServiceAccountToken: false``.
+    Only the pod's field is read: the ServiceAccount's "can be overridden at the pod level" (the
+    Kubernetes API reference, ServiceAccount.automountServiceAccountToken). Workload Identity needs
+    no token: Google client libraries get Google credentials from the GKE metadata server."""
+    pod = scoped(props, config)
+    if pod is None:
+        return
+    clients = set(config.get("apiClients", ()))
+    if clients and pod.name is UNKNOWN:
+        return
+    if f"{pod.namespace}/{pod.name}" in clients:
+        return
+    automount = get(pod.spec, "automountServiceAccountToken")
+    if automount is not UNKNOWN and automount is not False:
+        yield (
+            "pod mounts its service account token (automountServiceAccountToken is not false) though "
+            "it calls no Kubernetes API; set automountServiceAccountToken false, or list the workload "
+            "in apiClients if it does call the API"
+        )
+    projected = _projected_tokens(pod.spec)
+    if projected is not UNKNOWN:
+        for name in projected:
+            yield (
+                f"volume {name!r} projects a service account token into a pod that calls no Kubernetes "
+                "API; remove it, or list the workload in apiClients if it does call the API"
+            )
+
+
 # Images ---------------------------------------------------------------------------------------
 
 _TAG = re.compile(r":([\w][\w.-]{0,127})$")
@@ -286,6 +366,43 @@ def check_image_pinned(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
         if tag is None or tag == "latest":
             how = "untagged (pulls latest)" if tag is None else "tagged latest"
             yield f"container {name!r} image {image} is {how} in {env}; pin a version tag or a digest"
+
+
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+# Image repositories that run from a version tag in prod whatever the stack says, each with its
+# reason (README, exceptions): the metrics adapter's image is fixed in infra/metrics.py at the tag
+# GKE's published manifest uses, and no registry was reachable here to read its digest.
+TAG_WAIVERS = {
+    "gcr.io/gke-release/custom-metrics-stackdriver-adapter": "fixed in infra/metrics.py at upstream's tag",
+}
+
+
+def image_repository(image: str) -> str:
+    """The reference without its tag and digest (a registry's port stays)."""
+    name = image.split("@", 1)[0]
+    head, sep, last = name.rpartition("/")
+    return f"{head}{sep}{last.split(':', 1)[0]}"
+
+
+def check_prod_image_digest(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
+    """In prod every image is pinned by digest: a tag can be pushed again with other content, and
+    the pods that start next (a new node, a rollout, an eviction) would run it unreviewed."""
+    pod = scoped(props, config)
+    if pod is None:
+        return
+    env = k8s_environment(props)
+    if not in_scope(env, config["environments"]):
+        return
+    allowed = set(config.get("tagAllowed", ()))
+    for name, c in pod.containers:
+        image = get(c, "image")
+        if not isinstance(image, str) or _DIGEST.search(image) or image_repository(image) in allowed:
+            continue
+        yield (
+            f"container {name!r} image {image} is not pinned by digest in {env}: a tag can be moved to other "
+            f"content; pin it as {image_repository(image)}@sha256:<digest> (crane digest {image}), or list "
+            f"{image_repository(image)} in tagAllowed"
+        )
 
 
 # GPU scheduling -------------------------------------------------------------------------------
@@ -465,6 +582,42 @@ security_context = resource_policy(
     },
 )
 
+read_only_root = resource_policy(
+    name="k8s-read-only-root",
+    description="Containers run with a read-only root file system (securityContext.readOnlyRootFilesystem true).",
+    types=WORKLOAD_TYPES,
+    check=check_read_only_root,
+    level=EnforcementLevel.MANDATORY,
+    config={
+        **EXEMPT_SYSTEM,
+        "writableRootWorkloads": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Workloads (<namespace>/<name>) whose image must write into its own folders; every "
+            "other check still applies. Say why in the README's exceptions table.",
+        },
+    },
+)
+
+service_account_token = resource_policy(
+    name="k8s-service-account-token",
+    description="Pods that call no Kubernetes API mount no service account token (automountServiceAccountToken false).",
+    types=WORKLOAD_TYPES,
+    check=check_service_account_token,
+    level=EnforcementLevel.MANDATORY,
+    config={
+        **EXEMPT_SYSTEM,
+        "apiClients": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": sorted(API_CLIENTS),
+            "description": "Workloads (<namespace>/<name>) that call the Kubernetes API and keep their token. "
+            "Say why next to the entry.",
+        },
+    },
+)
+
 image_pinned = resource_policy(
     name="k8s-image-pinned",
     description="Outside dev, container images are pinned to a version tag or digest, never latest or untagged.",
@@ -478,6 +631,25 @@ image_pinned = resource_policy(
             "items": {"type": "string"},
             "default": ["dev"],
             "description": "Environments where latest or untagged images are allowed.",
+        },
+    },
+)
+
+prod_image_digest = resource_policy(
+    name="k8s-prod-image-digest",
+    description="In prod, container images are pinned by digest (image@sha256:...), not only by a tag.",
+    types=WORKLOAD_TYPES,
+    check=check_prod_image_digest,
+    level=EnforcementLevel.MANDATORY,
+    config={
+        **EXEMPT_SYSTEM,
+        "environments": environments_config(["prod"], "whose images must be pinned by digest"),
+        "tagAllowed": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": sorted(TAG_WAIVERS),
+            "description": "Image repositories (no tag) that may run from a version tag; say why in the README's "
+            "exceptions table and remove the entry once the digest is pinned.",
         },
     },
 )
@@ -537,7 +709,10 @@ POLICIES = [
     guaranteed_resources,
     probes,
     security_context,
+    read_only_root,
+    service_account_token,
     image_pinned,
+    prod_image_digest,
     gpu_scheduling,
     hpa_behavior,
     hpa_bounds,

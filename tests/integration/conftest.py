@@ -1,1 +1,1 @@
-from tests.integration.servers import java, servers_venv  # noqa: F401 (fixtures)
+from tests.integration.servers import java, servers_venv, strace  # noqa: F401 (fixtures)

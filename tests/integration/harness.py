@@ -106,6 +106,7 @@ class Prober:
     ports: dict[str, int]  # container port name -> local port
     rewrite_exec: Callable[[list[str]], list[str]] = lambda cmd: cmd
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None  # the container's working directory, where the kubelet runs exec probes
 
     def probe(self, kind: str) -> bool:
         spec = self.container[kind]
@@ -120,6 +121,7 @@ class Prober:
                 done = subprocess.run(
                     self.rewrite_exec(list(spec["exec"]["command"])),
                     env=self.env or None,
+                    cwd=self.cwd,
                     capture_output=True,
                     timeout=timeout,
                 )

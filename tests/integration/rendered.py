@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from tests.conftest import STACKS, stack_capture
+from tests.integration import writes
 
 SERVER_LABEL = "gke-gpu-serving/server"
 GMP = "prometheus.googleapis.com"
@@ -22,6 +23,7 @@ class Render:
     stacks: tuple[str, ...]
     model: str
     container: dict
+    volumes: tuple[dict, ...]  # the pod's volumes
     config: dict  # the model's ConfigMap data ({} without one)
     scrape: dict  # the PodMonitoring endpoint: {"port": name, "path": ...}
     hpa_metrics: tuple[tuple[str, str], ...]  # (metric, kind) of every Pods metric of its HPAs
@@ -30,6 +32,10 @@ class Render:
     @property
     def id(self) -> str:
         return f"{self.model}@{'+'.join(self.stacks)}"
+
+    def writable(self) -> tuple[str, ...]:
+        """Where the container may write: its emptyDir mounts (its root file system is read-only)."""
+        return writes.writable_mounts(list(self.volumes), self.container)
 
     def port(self, name: str) -> int:
         return next(p["containerPort"] for p in self.container["ports"] if p["name"] == name)
@@ -77,6 +83,7 @@ def _group_key(container: dict, config: dict) -> str:
         return re.sub(r"gs://[^ ]*", "gs://<bucket>", value)
 
     c = {k: container.get(k) for k in ("command", "args", "env", "ports", "startupProbe", "readinessProbe")}
+    c["volumeMounts"] = container.get("volumeMounts")
     c["livenessProbe"] = container.get("livenessProbe")
     c["args"] = [strip(a) for a in c["args"] or []]
     return json.dumps([c, config], sort_keys=True)
@@ -92,7 +99,8 @@ def renders(server: str) -> list[Render]:
             if meta["labels"].get(SERVER_LABEL) != server:
                 continue
             model = dep.inputs["metadata"]["name"]
-            container = dep.inputs["spec"]["template"]["spec"]["containers"][0]
+            pod = dep.inputs["spec"]["template"]["spec"]
+            container = pod["containers"][0]
             maps = [
                 c.inputs.get("data", {})
                 for c in capture.of_type("kubernetes:core/v1:ConfigMap")
@@ -110,6 +118,7 @@ def renders(server: str) -> list[Render]:
                     "stacks": [],
                     "model": model,
                     "container": container,
+                    "volumes": tuple(pod.get("volumes", ())),
                     "config": config,
                     "scrape": monitors[0] if monitors else {},
                     "hpa": set(),
@@ -125,6 +134,7 @@ def renders(server: str) -> list[Render]:
             stacks=tuple(g["stacks"]),
             model=g["model"],
             container=g["container"],
+            volumes=g["volumes"],
             config=g["config"],
             scrape=g["scrape"],
             hpa_metrics=tuple(sorted(g["hpa"])),

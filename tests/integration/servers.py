@@ -26,6 +26,14 @@ def java() -> str:
     return found
 
 
+@pytest.fixture(scope="session")
+def strace() -> str:
+    """What the write-path tests trace servers with (tests/integration/writes.py)."""
+    found = shutil.which("strace")
+    assert found, "the write-path tests trace the servers with strace: apt-get install -y strace (.ci/run does)"
+    return found
+
+
 def server_env(venv: Path, rendered_env: list[dict] | None, extra: dict[str, str]) -> dict[str, str]:
     """The container's rendered ``env`` (plain values) on top of a minimal host environment, with
     the servers virtualenv first on PATH as the image's own interpreter is."""

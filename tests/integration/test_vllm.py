@@ -9,8 +9,10 @@ and records one scheduler step and one finished request with vLLM's own stats cl
 
 Changed to run here, and nothing else: ``--model`` is a tiny local Mistral-shaped config written
 by the test instead of the Hugging Face id; ``--host`` 127.0.0.1 and ``--port`` a free port
-instead of 0.0.0.0:8000; the env's paths under /data (the cache emptyDir) are under the test's
-directory.
+instead of 0.0.0.0:8000; the container's emptyDir mounts (the /data cache, /tmp) and the image's
+working directory /vllm-workspace are directories of the test's (``writes.PodFiles``), in the env
+too; the app runs under ``strace``, which records every path it writes
+(tests/integration/writes.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from infra import signals
-from tests.integration import harness, rendered, servers_env
+from tests.integration import harness, rendered, servers_env, writes
 from tests.integration.servers import server_env, uid_without_passwd_entry
 from workloads import vllm
 
@@ -35,6 +37,9 @@ pytestmark = pytest.mark.integration
 
 APP = Path(__file__).parent / "assets" / "vllm_app.py"
 RENDERS = rendered.renders("vllm")
+# The image's working directory, which the pod does not set (vllm-project/vllm docker/Dockerfile,
+# the vllm-base stage: `WORKDIR /vllm-workspace`; read at a later commit than v0.11.0's).
+IMAGE_WORKDIR = "/vllm-workspace"
 # Shaped like a Mistral-7B config (architecture, grouped KV heads, no sliding window) but tiny:
 # vLLM reads it to build its model config; no weights are loaded.
 TINY_CONFIG = {
@@ -61,6 +66,9 @@ class Run:
     probes_alive: dict[str, bool]
     probes_dead: dict[str, bool]
     metrics: dict[str, str]
+    files: writes.PodFiles
+    written: set[str]  # every path the app wrote (traced)
+    token_opens: list[str]
 
 
 def local_args(args: list[str], model_dir: Path, port: int) -> list[str]:
@@ -78,13 +86,15 @@ def render(request) -> rendered.Render:
 
 
 @pytest.fixture(scope="module")
-def run(servers_venv, render, tmp_path_factory) -> Run:
+def run(servers_venv, strace, render, tmp_path_factory) -> Run:
     tmp = tmp_path_factory.mktemp("vllm")
     model_dir = tmp / "tiny-mistral"
     model_dir.mkdir()
     (model_dir / "config.json").write_text(json.dumps(TINY_CONFIG))
     port = harness.free_port()
     report, dead = tmp / "report.json", tmp / "engine-dead"
+    files = writes.PodFiles(tmp / "root", render.writable(), tmp, frozenset({str(report), str(dead)}))
+    files.make(IMAGE_WORKDIR)
     c = render.container
     command = [
         str(servers_env.python()),
@@ -94,16 +104,28 @@ def run(servers_venv, render, tmp_path_factory) -> Run:
         "--",
         *local_args(c["args"], model_dir, port),
     ]
-    env = server_env(servers_venv, local_env(c, tmp), {"HF_HUB_OFFLINE": "1"})
+    rendered_env = [
+        {**e, "value": files.localize(e["value"], files.writable)} for e in c.get("env", []) if "value" in e
+    ]
+    env = server_env(servers_venv, rendered_env, {"HF_HUB_OFFLINE": "1"})
     prober = harness.Prober(c, {"http": port})
-    with harness.started(command, env=env, cwd=tmp, log=tmp / "vllm.log") as proc:
-        up = harness.wait_for(lambda: report.exists() and prober.probe("readinessProbe"), 120)
+    log, workdir = tmp / "vllm.strace", files.local(IMAGE_WORKDIR)
+    with harness.started(writes.traced(command, log), env=env, cwd=workdir, log=tmp / "vllm.log") as proc:
+        up = harness.wait_for(lambda: report.exists() and prober.probe("readinessProbe"), 180)
         assert up, f"vLLM's app never answered:\n{proc.tail()}"
         alive = prober.all()
         metrics = harness.scrape(port, render.scrape["path"])
         dead.write_text("dead")
         dead_probes = prober.all()
-    return Run(json.loads(report.read_text()), alive, dead_probes, metrics)
+    return Run(
+        json.loads(report.read_text()),
+        alive,
+        dead_probes,
+        metrics,
+        files,
+        writes.written_paths(log, workdir),
+        writes.opened(log, writes.TOKEN_DIR),
+    )
 
 
 def test_rendered_args_parse_and_validate_with_vllm_0_11_0(run, render):
@@ -203,3 +225,20 @@ def test_torch_inductor_uses_the_rendered_cache_dir_as_that_uid(servers_venv, no
     env = {e["name"]: e["value"] for e in local_env(render.container, shared_dir)}
     done = _as_uid(nobody_uid, {"PATH": "/usr/bin:/bin", **env}, INDUCTOR, "print(cache_dir())")
     assert (done.returncode, done.stdout.strip()) == (0, env["TORCHINDUCTOR_CACHE_DIR"]), done.stderr
+
+
+def test_the_app_writes_only_to_writable_mounts(run):
+    """vLLM's parser, engine config, stat logger and app, traced, write only to the pod's emptyDirs
+    (the cache volume and /tmp): its root file system is read-only."""
+    assert run.files.outside_writable(run.written) == []
+
+
+def test_every_scratch_dir_the_pod_mounts_is_written(run, render):
+    """No mount for nothing: the cache volume and /tmp are both written (/dev/shm is every serving pod's)."""
+    used = {m for m in render.writable() if any(writes.under(run.files.pod_path(w) or "", (m,)) for w in run.written)}
+    assert used == set(render.writable()) - {"/dev/shm"}
+
+
+def test_the_server_never_opens_a_kubernetes_token(run):
+    """Why the pod mounts none (automountServiceAccountToken: false)."""
+    assert run.token_opens == []
