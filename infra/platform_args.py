@@ -108,6 +108,7 @@ def cluster_args(cfg: StackConfig) -> ClusterArgs:
         binary_authorization=cfg.binary_authorization,
         security_posture=cl.security_posture,
         rbac_groups=cl.rbac_groups,
+        gateway_api=bool(cfg.gateway_models),
         system_machine_type=cl.system_pool.machine_type,
         system_min_nodes=cl.system_pool.min_nodes,
         system_max_nodes=cl.system_pool.max_nodes,
@@ -165,6 +166,7 @@ def network_args(cfg: StackConfig) -> NetworkArgs:
         flow_logs_sampling=net.flow_logs.sampling if cfg.flow_logs else None,
         flow_logs_interval=net.flow_logs.aggregation_interval,
         flow_logs_metadata=net.flow_logs.metadata,
+        proxy_only_cidr=cfg.proxy_only_cidr if net.mode == "create" else None,
     )
 
 
