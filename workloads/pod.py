@@ -223,12 +223,14 @@ def pod_security(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
     )
 
 
-def container_security(uid: int) -> k8s.core.v1.SecurityContextArgs:
+def container_security(uid: int, *, read_only_root: bool = False) -> k8s.core.v1.SecurityContextArgs:
+    """``read_only_root``: for an image that writes nothing to its own filesystem (say why at the call)."""
     return k8s.core.v1.SecurityContextArgs(
         run_as_non_root=True,
         run_as_user=uid,
         allow_privilege_escalation=False,
         privileged=False,
+        read_only_root_filesystem=True if read_only_root else None,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
     )
