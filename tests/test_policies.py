@@ -34,13 +34,14 @@ MANDATORY = {
     "k8s-security-context",
     "k8s-image-pinned",
     "k8s-prod-load-balancer-opt-in",
+    "k8s-prod-gateway-opt-in",
     "gke-prod-binary-authorization",
     "gcp-prod-flow-logs",
 }
 
 
-def test_the_pack_has_29_rules():
-    assert len(POLICIES) == 29
+def test_the_pack_has_30_rules():
+    assert len(POLICIES) == 30
 
 
 def test_rule_names_are_unique_kebab_case():

@@ -156,7 +156,7 @@ def test_a_disabled_rule_reports_nothing():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"gpu-pool-tain": "advisory"}, "gpu-pool-tain: no such policy in the pack (29 policies)"),
+        ({"gpu-pool-tain": "advisory"}, "gpu-pool-tain: no such policy in the pack (30 policies)"),
         ({"gpu-pool-taint": "blocking"}, "gpu-pool-taint: 'blocking' is not an enforcement level"),
         ({"gpu-pool-bounded-autoscaling": {"maxnodes": 4}}, "gpu-pool-bounded-autoscaling.maxnodes: not a setting"),
         (
