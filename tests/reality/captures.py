@@ -1,6 +1,7 @@
 """The captures the reality tests run over: every example stack, plus variant configs that reach
 the branches no example stack takes (GPU sharing, LATEST drivers, Ubuntu nodes, direct Workload
-Identity, an existing cluster, the IP endpoint from an authorized network)."""
+Identity, an existing cluster, the IP endpoint from an authorized network, an external Inference
+Gateway scaling on the pool's KV cache, a gateway on an existing cluster)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,28 @@ def variant_raws() -> dict[str, dict]:
         rbacGroups="gke-security-groups@example.com",
     )
     hardened["network"] = {"flowLogs": {"enabled": True, "sampling": 0.2, "aggregationInterval": "INTERVAL_1_MIN"}}
+    vllm = {"name": "llm", "server": "vllm", "gpu": {"type": "nvidia-tesla-t4", "count": 1}, "source": "hf://org/m"}
+    external_gateway = base_raw()
+    external_gateway["models"].append(
+        {
+            **vllm,
+            "gateway": {"enabled": True, "class": "external"},
+            "autoscaling": {"signals": [{"signal": "gateway-kv-cache"}]},
+        }
+    )
+    existing_gateway = base_raw()
+    existing_gateway.pop("gpuPools")
+    existing_gateway["cluster"] = {
+        "mode": "existing",
+        "location": "us-central1-a",
+        "name": "shared-gke",
+        "existingGatewayApi": True,
+        "existingProxyOnlyCidr": "10.129.0.0/23",
+    }
+    existing_gateway["models"].append({**vllm, "gateway": {"enabled": True}})
     return {
+        "external-gateway": external_gateway,
+        "existing-gateway": existing_gateway,
         "time-sharing": shared,
         "mps": mps,
         "direct": direct,

@@ -3,10 +3,14 @@ resource graph each example stack (and each variant config) records."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from tests.conftest import stack_capture
 from tests.reality.captures import CAPTURES
-from tests.reality.preconditions import PRECONDITIONS, Graph
+from tests.reality.preconditions import PRECONDITIONS, Graph, _gateway_prerequisites
+from tooling.offline import Capture
 
 
 @pytest.mark.parametrize("precondition", PRECONDITIONS, ids=[p.name for p in PRECONDITIONS])
@@ -15,3 +19,16 @@ def test_precondition_holds_in_the_recorded_graph(label, get, precondition):
     capture = get()
     problems = list(precondition.check(capture, Graph(capture)))
     assert problems == [], f"{precondition.fact} ({precondition.source}):\n" + "\n".join(problems)
+
+
+def test_a_gateway_created_before_its_proxy_only_subnet_breaks_the_precondition():
+    capture = stack_capture("prod")
+    unordered = Capture(
+        resources=[
+            dataclasses.replace(r, depends_on=tuple(d for d in r.depends_on if "proxy-only" not in d))
+            for r in capture.resources
+        ]
+    )
+    assert list(_gateway_prerequisites(unordered, Graph(unordered))) == [
+        "Gateway gateway-mistral-7b-gateway is created before an ACTIVE proxy-only subnet in us-central1 exists"
+    ]
