@@ -212,7 +212,11 @@ def monitoring_args(cfg: StackConfig) -> MonitoringArgs:
             s for s in (m.autoscaling.signals if m.autoscaling else ()) if signals.SIGNALS[s.signal].source == "server"
         ]
         offered = [n for n in signals.signals_for(m.server) if signals.SIGNALS[n].source == "server"]
-        first = server_signals[0].signal if server_signals else (offered[0] if offered else None)
+        # A model scaling on its gateway's pool queue shows the per-pod queue that average is made of.
+        gateway = any(
+            signals.SIGNALS[s.signal].source == "gateway" for s in (m.autoscaling.signals if m.autoscaling else ())
+        )
+        first = server_signals[0].signal if server_signals and not gateway else (offered[0] if offered else None)
         panels.append(
             ModelPanel(
                 name=m.name,
