@@ -95,7 +95,11 @@ def health_check_spec(model: str) -> dict:
             "config": {
                 "type": "HTTP",
                 # Explicit: the CRD's CEL rules read portSpecification (gke-gateway-api fc40d606).
-                "httpHealthCheck": {"portSpecification": "USE_FIXED_PORT", "port": SERVING_PORT, "requestPath": "/health"},
+                "httpHealthCheck": {
+                    "portSpecification": "USE_FIXED_PORT",
+                    "port": SERVING_PORT,
+                    "requestPath": "/health",
+                },
             },
         },
     }
