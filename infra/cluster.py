@@ -77,6 +77,8 @@ class ClusterArgs(ComponentArgs):
     # Standard with compute classes: node auto-provisioning and its cluster-wide maxima
     # ((resourceType, maximum), memory in GB); empty leaves it off.
     autoprovisioning_limits: tuple[tuple[str, int], ...] = ()
+    # The GKE Gateway controller with the standard-channel Gateway API CRDs (Inference Gateway).
+    gateway_api: bool = False
     labels: dict[str, str] = Field(default_factory=dict)
 
 
@@ -92,6 +94,9 @@ def workload_pool(project: str) -> str:
 # HPA, POD and DEPLOYMENT are GKE's kube-state-metrics packages: the dashboard's replica tiles and
 # the "HPA at max" / "GPU pods unschedulable" alerts (infra/metrics.py) query them.
 MONITORING_COMPONENTS = ("SYSTEM_COMPONENTS", "DCGM", "HPA", "POD", "DEPLOYMENT")
+# container.v1 GatewayAPIConfig.channel: "Gateway API support is enabled, standard CRDs are installed"
+# (CHANNEL_EXPERIMENTAL is deprecated there: "use CHANNEL_STANDARD instead").
+GATEWAY_API_CHANNEL = "CHANNEL_STANDARD"
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -248,6 +253,11 @@ class GkeCluster(pulumi.ComponentResource):
             common["authenticator_groups_config"] = gcp.container.ClusterAuthenticatorGroupsConfigArgs(
                 security_group=args.rbac_groups
             )
+        if args.gateway_api:
+            # The GKE Gateway controller and the Gateway API CRDs of the standard channel, Standard and
+            # Autopilot alike (container.v1 NetworkConfig.gatewayApiConfig; the provider sends
+            # gateway_api_config there: resource_container_cluster.go expandGatewayApiConfig).
+            common["gateway_api_config"] = gcp.container.ClusterGatewayApiConfigArgs(channel=GATEWAY_API_CHANNEL)
         if args.dns_endpoint:
             # IAM-gated and reachable from anywhere, authorized networks or not (GKE network isolation).
             common["control_plane_endpoints_config"] = gcp.container.ClusterControlPlaneEndpointsConfigArgs(

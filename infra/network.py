@@ -3,8 +3,12 @@
 GKE's VPC-native mode (alias IPs) needs a subnet with two secondary ranges, one for pods and
 one for services. Private nodes have no external IP, so without Cloud NAT they cannot pull
 images from registries outside Google or reach Hugging Face; the router and NAT are created
-exactly when ``cluster.privateNodes`` is set. With ``network.mode: existing`` nothing is
-created and the names in config are passed through.
+exactly when ``cluster.privateNodes`` is set. When a model is served through an Inference Gateway,
+the VPC also gets a proxy-only subnet in the region: GKE's regional gateway classes are Envoy-based
+load balancers whose proxies run in it ("You must enable a proxy-only subnet", GKE, Deploy GKE
+Inference Gateway; compute.v1 Subnetwork.purpose REGIONAL_MANAGED_PROXY: "Subnetwork used for
+Regional Envoy-based Load Balancing", role ACTIVE: "currently used"). With ``network.mode:
+existing`` nothing is created and the names in config are passed through.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import pulumi_gcp as gcp
 from infra import naming
 from infra.apis import ProjectApis
 from infra.config import ComponentArgs
+
+PROXY_ONLY_PURPOSE = "REGIONAL_MANAGED_PROXY"
+PROXY_ONLY_ROLE = "ACTIVE"
 
 
 class NetworkArgs(ComponentArgs):
@@ -36,12 +43,16 @@ class NetworkArgs(ComponentArgs):
     flow_logs_sampling: float | None = None
     flow_logs_interval: str = "INTERVAL_5_SEC"
     flow_logs_metadata: str = "INCLUDE_ALL_METADATA"
+    # The proxy-only subnet of the Inference Gateway's regional load balancers (None: no gateway).
+    proxy_only_cidr: str | None = None
 
 
 class Network(pulumi.ComponentResource):
     network: pulumi.Output[str]
     # Egress for private nodes: images from outside Google and Hugging Face downloads need it.
     nat: gcp.compute.RouterNat | None
+    # What a regional Gateway's load balancer runs its proxies in (None: none created here).
+    proxy_only_subnet: gcp.compute.Subnetwork | None
     subnetwork: pulumi.Output[str]
     pods_range_name: str
     services_range_name: str
@@ -52,6 +63,7 @@ class Network(pulumi.ComponentResource):
         self.pods_range_name = args.pods_range_name
         self.services_range_name = args.services_range_name
 
+        self.proxy_only_subnet = None
         if args.mode == "existing":
             self.nat = None
             self.network = pulumi.Output.from_input(args.existing_network)
@@ -98,6 +110,21 @@ class Network(pulumi.ComponentResource):
             else None,
             opts=apis.opts(gcp.compute.Subnetwork, child),
         )
+        if args.proxy_only_cidr is not None:
+            # No logConfig: the provider sends none for a proxy-only subnet, which accepts none
+            # (resource_compute_subnetwork.go expandComputeSubnetworkLogConfig); the gateway's requests
+            # are logged by its load balancer (GCPBackendPolicy logging, workloads/gateway.py).
+            self.proxy_only_subnet = gcp.compute.Subnetwork(
+                f"{name}-proxy-only",
+                name=cname("proxy-only"),
+                project=args.project,
+                region=args.region,
+                network=vpc.id,
+                ip_cidr_range=args.proxy_only_cidr,
+                purpose=PROXY_ONLY_PURPOSE,
+                role=PROXY_ONLY_ROLE,
+                opts=apis.opts(gcp.compute.Subnetwork, child),
+            )
         nat = None
         if args.nat:
             router = gcp.compute.Router(

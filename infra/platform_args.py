@@ -133,6 +133,7 @@ def cluster_args(cfg: StackConfig) -> ClusterArgs:
         security_posture=cl.security_posture,
         rbac_groups=cl.rbac_groups,
         autoprovisioning_limits=autoprovisioning_limits(cfg),
+        gateway_api=bool(cfg.gateway_models),
         system_machine_type=cl.system_pool.machine_type,
         system_min_nodes=cl.system_pool.min_nodes,
         system_max_nodes=cl.system_pool.max_nodes,
@@ -190,6 +191,7 @@ def network_args(cfg: StackConfig) -> NetworkArgs:
         flow_logs_sampling=net.flow_logs.sampling if cfg.flow_logs else None,
         flow_logs_interval=net.flow_logs.aggregation_interval,
         flow_logs_metadata=net.flow_logs.metadata,
+        proxy_only_cidr=cfg.proxy_only_cidr if net.mode == "create" else None,
     )
 
 
@@ -259,7 +261,11 @@ def monitoring_args(cfg: StackConfig) -> MonitoringArgs:
             s for s in (m.autoscaling.signals if m.autoscaling else ()) if signals.SIGNALS[s.signal].source == "server"
         ]
         offered = [n for n in signals.signals_for(m.server) if signals.SIGNALS[n].source == "server"]
-        first = server_signals[0].signal if server_signals else (offered[0] if offered else None)
+        # A model scaling on its gateway's pool queue shows the per-pod queue that average is made of.
+        gateway = any(
+            signals.SIGNALS[s.signal].source == "gateway" for s in (m.autoscaling.signals if m.autoscaling else ())
+        )
+        first = server_signals[0].signal if server_signals and not gateway else (offered[0] if offered else None)
         panels.append(
             ModelPanel(
                 name=m.name,

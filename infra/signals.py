@@ -24,7 +24,7 @@ class Signal:
     servers: tuple[str, ...]
     metric: str  # Prometheus metric name as scraped (after the lower-casing re-export for DCGM)
     kind: str  # the Cloud Monitoring suffix Managed Prometheus writes: counter | gauge | unknown
-    source: str  # server | dcgm
+    source: str  # server | dcgm | gateway (the Inference Gateway's endpoint picker)
     default_target: str
     unit: str
 
@@ -36,6 +36,15 @@ class Signal:
     @property
     def hpa_type(self) -> str:
         return "Pods" if self.source == "server" else "External"
+
+    @property
+    def target_type(self) -> str:
+        """``Value`` for a pool average (one series per pool: the HPA scales the ready pods by
+        value / target), ``AverageValue`` for per-pod series (the HPA divides their sum by the pods).
+        autoscaling/v2 MetricTarget: "value is the target value of the metric"; "averageValue is the
+        target value of the average of the metric across all relevant pods" (checked against the
+        Kubernetes schema in tests/test_signals_catalog.py)."""
+        return "Value" if self.source == "gateway" else "AverageValue"
 
 
 SIGNALS: dict[str, Signal] = {
@@ -75,6 +84,33 @@ SIGNALS: dict[str, Signal] = {
         # DCGM_FI_DEV_GPU_UTIL is a 0..100 gauge of the GPU's busy time, DCGM_FI_DEV_FB_USED a gauge of
         # framebuffer MiB in use (prometheus-engine examples/nvidia-dcgm/exporter.yaml). No upstream
         # sample target: 80 % and 12000 MiB are this project's defaults, to set per model.
+        # The endpoint picker's pool averages (kubernetes-sigs/gateway-api-inference-extension v1.5.0,
+        # df9f8909, pkg/epp/metrics/metrics.go: GaugeVec inference_pool_average_queue_size and
+        # inference_pool_average_kv_cache_utilization, one label `name`, the InferencePool's name;
+        # pkg/epp/backend/metrics/logger.go refreshPrometheusMetrics sets them every 5 s to the mean of
+        # vllm:num_requests_waiting / vllm:kv_cache_usage_perc over the pool's pods with fresh metrics,
+        # pkg/epp/server/options.go defaults). GKE's Inference Gateway autoscaling reads them as External
+        # metrics prometheus.googleapis.com|<name>|gauge selected by metric.labels.name (gbrayut/
+        # cloud-examples gke-ai-infgw/vllm-infgw-hpas.yaml, 0aa85285). Targets: 5 as queue-size above,
+        # 0.8 as kv-cache; tune per model.
+        Signal(
+            "gateway-queue-size",
+            ("vllm",),
+            "inference_pool_average_queue_size",
+            "gauge",
+            "gateway",
+            "5",
+            "requests waiting per pod (pool average)",
+        ),
+        Signal(
+            "gateway-kv-cache",
+            ("vllm",),
+            "inference_pool_average_kv_cache_utilization",
+            "gauge",
+            "gateway",
+            "0.8",
+            "KV-cache fraction (pool average)",
+        ),
         Signal("gpu-utilization", ALL_SERVERS, "dcgm_fi_dev_gpu_util", "unknown", "dcgm", "80", "percent"),
         Signal("gpu-memory", ALL_SERVERS, "dcgm_fi_dev_fb_used", "unknown", "dcgm", "12000", "MiB"),
     )
@@ -93,6 +129,8 @@ QUEUE_LATENCY = {"torchserve": "ts_queue_latency_microseconds", "triton": "nv_in
 DCGM_RENAMES = {"DCGM_FI_DEV_GPU_UTIL": "dcgm_fi_dev_gpu_util", "DCGM_FI_DEV_FB_USED": "dcgm_fi_dev_fb_used"}
 # The label the re-export adds so an External metric can select one model's GPUs.
 MODEL_LABEL = "serving_model"
+# The label the endpoint picker puts on its pool metrics: the InferencePool's name (poolLabels).
+POOL_LABEL = "name"
 
 # Requests and latency per server, for the dashboard (what each server exports on /metrics).
 REQUESTS = {
@@ -110,7 +148,9 @@ LATENCY = {
 # States a serving pod passes through, and in which of them each signal has a value. A series
 # exists only once its exporter runs: the servers start serving /metrics with the model loaded
 # (TorchServe: ts_* only after the first inference, EXPORTED_WHEN_IDLE); GKE's DCGM exporter
-# reports a GPU's series whenever a pod holds it, loading included.
+# reports a GPU's series whenever a pod holds it, loading included. The endpoint picker sets its
+# pool averages only while some pod of the pool reports metrics (refreshPrometheusMetrics returns
+# before recording when no pod has fresh metrics), i.e. once a vLLM pod has loaded its model.
 STATES = ("loading", "idle", "serving")
 
 
@@ -118,6 +158,8 @@ def present_in(signal: Signal, server: str) -> tuple[str, ...]:
     """The states in which ``signal`` has a value for a pod of ``server``."""
     if signal.source == "dcgm":
         return STATES
+    if signal.source == "gateway":
+        return ("idle", "serving")
     return ("idle", "serving") if EXPORTED_WHEN_IDLE.get(server, True) else ("serving",)
 
 

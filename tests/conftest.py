@@ -17,6 +17,10 @@ from tooling import offline
 from tooling.offline import Capture
 
 STACKS = ("dev", "staging", "prod")
+# Kinds GKE builds load-balancer pieces from outside the state (a Gateway's forwarding rule and
+# proxies, a route's URL map, a pool's backend service, NEGs and health check): deleted on their own,
+# before the cluster, like LoadBalancer Services.
+LOAD_BALANCER_KINDS = ("Gateway", "HTTPRoute", "InferencePool", "HealthCheckPolicy", "GCPBackendPolicy")
 PROJECT = "replace-with-your-project-id"
 
 

@@ -50,6 +50,8 @@ def test_object_is_valid_kubernetes(obj):
     # CRDs, kept with their source in tests/fixtures/crds/; built-in kinds against the schema.
     if crds.known(obj["apiVersion"], obj["kind"]):
         assert crds.errors(obj) == []
+        if crds.known(obj["apiVersion"], obj["kind"], crds.LATEST_DIR):
+            assert crds.errors(obj, crds.LATEST_DIR) == []
     else:
         kubernetes_validate.validate(obj, KUBERNETES_MINOR, strict=True)
 

@@ -137,6 +137,19 @@ def _scraped_by_podmonitoring(capture, deployment, metric_name) -> bool:
     return False
 
 
+def _scraped_from_the_endpoint_picker(capture, pool) -> bool:
+    """A PodMonitoring selects the pods of the Deployment that runs the EPP of ``pool``."""
+    for d in capture.of_type(DEPLOYMENT):
+        pod = d.inputs["spec"]["template"]
+        args = pod["spec"]["containers"][0].get("args") or []
+        if "--pool-name" in args and args[args.index("--pool-name") + 1] == pool:
+            return any(
+                _labels_match(mon.inputs["spec"]["selector"]["matchLabels"], pod["metadata"]["labels"])
+                for mon in capture.of_type(PODMON)
+            )
+    return False
+
+
 def _scraped_by_dcgm(capture, model_name, metric_name) -> bool:
     for mon in capture.of_type(CLUSTER_PODMON):
         rules = mon.inputs["spec"]["endpoints"][0]["metricRelabeling"]
@@ -156,6 +169,9 @@ def test_every_hpa_metric_is_scraped_from_its_target(stack):
         for m in spec["metrics"]:
             if m["type"] == "Pods":
                 assert _scraped_by_podmonitoring(capture, target, m["pods"]["metric"]["name"])
+            elif "metric.labels.name" in m["external"]["metric"]["selector"]["matchLabels"]:
+                pool = m["external"]["metric"]["selector"]["matchLabels"]["metric.labels.name"]
+                assert _scraped_from_the_endpoint_picker(capture, pool)
             else:
                 assert _scraped_by_dcgm(capture, spec["scaleTargetRef"]["name"], m["external"]["metric"]["name"])
 
@@ -172,7 +188,13 @@ def test_external_metric_names_are_lower_case(stack):
 def test_podmonitoring_port_is_a_named_container_port(stack):
     capture = stack_capture(stack)
     for mon in capture.of_type(PODMON):
-        d = capture.one(DEPLOYMENT, f"model-{mon.inputs['metadata']['name']}-deployment")
+        (d,) = [
+            d
+            for d in capture.of_type(DEPLOYMENT)
+            if _labels_match(
+                mon.inputs["spec"]["selector"]["matchLabels"], d.inputs["spec"]["template"]["metadata"]["labels"]
+            )
+        ]
         names = {p["name"] for p in d.inputs["spec"]["template"]["spec"]["containers"][0]["ports"]}
         assert {e["port"] for e in mon.inputs["spec"]["endpoints"]} <= names
 
@@ -181,7 +203,7 @@ def test_every_example_model_scales_on_a_queue_signal_where_one_exists():
     for stack in STACKS:
         cfg = config.parse(_raw(stack))
         for m in cfg.models:
-            queue = [n for n in signals.signals_for(m.server) if signals.SIGNALS[n].source == "server"]
+            queue = [n for n in signals.signals_for(m.server) if signals.SIGNALS[n].source in ("server", "gateway")]
             used = [s.signal for s in m.autoscaling.signals]
             assert not queue or used[0] in queue, (stack, m.name)
 

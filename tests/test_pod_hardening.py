@@ -44,9 +44,11 @@ def test_the_load_generator_is_among_the_pods_checked():
 
 
 @pytest.mark.parametrize("spec", pods())
-def test_only_the_metrics_adapter_mounts_a_service_account_token(spec, request):
+def test_only_the_kubernetes_api_clients_mount_a_service_account_token(spec, request):
+    # The metrics adapter and each gateway model's endpoint picker call the Kubernetes API.
     workload = request.node.callspec.id.split(":", 1)[1]
-    assert (spec.get("automountServiceAccountToken") is not False) == (workload == ADAPTER)
+    client = workload == ADAPTER or workload.endswith("-epp")
+    assert (spec.get("automountServiceAccountToken") is not False) == client
 
 
 # Read-only root file systems ------------------------------------------------------------------

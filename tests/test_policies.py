@@ -37,13 +37,14 @@ MANDATORY = {
     "k8s-image-pinned",
     "k8s-prod-image-digest",
     "k8s-prod-load-balancer-opt-in",
+    "k8s-prod-gateway-opt-in",
     "gke-prod-binary-authorization",
     "gcp-prod-flow-logs",
 }
 
 
-def test_the_pack_has_32_rules():
-    assert len(POLICIES) == 32
+def test_the_pack_has_33_rules():
+    assert len(POLICIES) == 33
 
 
 def test_rule_names_are_unique_kebab_case():

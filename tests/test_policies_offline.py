@@ -159,7 +159,7 @@ def test_a_disabled_rule_reports_nothing():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"gpu-pool-tain": "advisory"}, "gpu-pool-tain: no such policy in the pack (32 policies)"),
+        ({"gpu-pool-tain": "advisory"}, "gpu-pool-tain: no such policy in the pack (33 policies)"),
         ({"gpu-pool-taint": "blocking"}, "gpu-pool-taint: 'blocking' is not an enforcement level"),
         ({"gpu-pool-bounded-autoscaling": {"maxnodes": 4}}, "gpu-pool-bounded-autoscaling.maxnodes: not a setting"),
         (
@@ -179,14 +179,14 @@ def test_config_files_in_policies_config_are_valid():
 
 
 def test_report_groups_by_level_with_mandatory_first():
-    text = policy_check.render(policy_check.evaluate(bad_capture()), 32, "rule defaults")
+    text = policy_check.render(policy_check.evaluate(bad_capture()), 33, "rule defaults")
     lines = text.splitlines()
-    assert lines[0] == "Policy findings (pack policies/, 32 policies, config: rule defaults):"
+    assert lines[0] == "Policy findings (pack policies/, 33 policies, config: rule defaults):"
     assert lines.index("  mandatory (5):") < lines.index("  advisory (1):")
 
 
 def test_report_without_findings_says_none():
-    assert policy_check.render([], 32, "rule defaults").endswith(": none")
+    assert policy_check.render([], 33, "rule defaults").endswith(": none")
 
 
 def test_stack_findings_name_the_stack():

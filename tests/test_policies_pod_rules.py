@@ -251,3 +251,15 @@ def test_the_packs_repository_reading_matches_the_workloads(image, repository):
     from workloads import images
 
     assert kubernetes.image_repository(image) == images.repository(image) == repository
+
+
+def test_an_api_client_pattern_keeps_the_endpoint_pickers_token():
+    # Default apiClients has "*/*-epp": every gateway model's endpoint picker watches the API.
+    picker = changed(HARDENED_OK, (*POD, "automountServiceAccountToken"), True)
+    picker = changed(picker, ("metadata", "name"), "mistral-7b-epp")
+    other = changed(picker, ("metadata", "name"), "mistral-7b")
+    found = (
+        violations(kubernetes.service_account_token, DEPLOYMENT, picker),
+        len(violations(kubernetes.service_account_token, DEPLOYMENT, other)),
+    )
+    assert found == ([], 1)

@@ -22,7 +22,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE
 
-from policies.rules import gke, gpu, iam, kubernetes, stack, storage
+from policies.rules import gateway, gke, gpu, iam, kubernetes, stack, storage
 from tooling.policy_check import engine_view
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -140,6 +140,15 @@ LB_OK = {
     "spec": {"type": "LoadBalancer"},
 }
 
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+GATEWAY_OK = {
+    "metadata": {
+        "name": "llm-gateway",
+        "labels": {"gke-gpu-serving/environment": "prod", "gke-gpu-serving/public-load-balancer": "true"},
+    },
+    "spec": {"gatewayClassName": "gke-l7-regional-external-managed"},
+}
+
 # (policy, type, happy-path props)
 HAPPY = [
     (gke.workload_identity, CLUSTER, CLUSTER_OK),
@@ -169,6 +178,7 @@ HAPPY = [
     (kubernetes.hpa_behavior, HPA, HPA_OK),
     (kubernetes.hpa_bounds, HPA, HPA_OK),
     (kubernetes.load_balancer_opt_in, SERVICE, LB_OK),
+    (gateway.gateway_opt_in, GATEWAY, GATEWAY_OK),
 ]
 
 
@@ -592,6 +602,16 @@ FAILS = [
         "label it gke-gpu-serving/public-load-balancer: 'true' to opt in, or make it internal "
         "(networking.gke.io/load-balancer-type: Internal)",
     ),
+    (
+        gateway.gateway_opt_in,
+        GATEWAY,
+        GATEWAY_OK,
+        ("metadata", "labels", "gke-gpu-serving/public-load-balancer"),
+        DELETE,
+        "a prod Gateway of class gke-l7-regional-external-managed gets an external load balancer (outside Pulumi "
+        "state); label it gke-gpu-serving/public-load-balancer: 'true' to opt in, or use an internal class "
+        "(gke-l7-rilb)",
+    ),
 ]
 
 
@@ -632,6 +652,8 @@ UNKNOWNS = [
     (kubernetes.hpa_behavior, HPA, HPA_OK, ("spec", "behavior"), UNKNOWN_STRING_VALUE),
     (kubernetes.hpa_bounds, HPA, HPA_OK, ("spec", "minReplicas"), UNKNOWN_NUMBER_VALUE),
     (kubernetes.load_balancer_opt_in, SERVICE, LB_OK, ("metadata", "labels"), UNKNOWN_STRING_VALUE),
+    (gateway.gateway_opt_in, GATEWAY, GATEWAY_OK, ("metadata", "labels"), UNKNOWN_STRING_VALUE),
+    (gateway.gateway_opt_in, GATEWAY, GATEWAY_OK, ("spec", "gatewayClassName"), UNKNOWN_STRING_VALUE),
 ]
 
 
@@ -658,6 +680,12 @@ FAILING_OTHERWISE = {
     ("k8s-gpu-scheduling", ("metadata", "namespace")): changed(DEPLOYMENT_OK, (*POD, "nodeSelector"), DELETE),
     ("k8s-prod-load-balancer-opt-in", ("metadata", "labels")): changed(
         LB_OK, ("metadata", "labels", "gke-gpu-serving/public-load-balancer"), DELETE
+    ),
+    ("k8s-prod-gateway-opt-in", ("metadata", "labels")): changed(
+        GATEWAY_OK, ("metadata", "labels", "gke-gpu-serving/public-load-balancer"), DELETE
+    ),
+    ("k8s-prod-gateway-opt-in", ("spec", "gatewayClassName")): changed(
+        GATEWAY_OK, ("metadata", "labels", "gke-gpu-serving/public-load-balancer"), DELETE
     ),
 }
 
@@ -771,6 +799,18 @@ def test_unlabelled_cluster_is_judged_as_prod():
 def test_unlabelled_service_is_judged_as_prod():
     props = changed(LB_OK, ("metadata", "labels"), DELETE)
     assert len(violations(kubernetes.load_balancer_opt_in, SERVICE, props)) == 1
+
+
+def test_internal_gateway_needs_no_opt_in():
+    props = changed(GATEWAY_OK, ("metadata", "labels", "gke-gpu-serving/public-load-balancer"), DELETE)
+    assert (
+        violations(gateway.gateway_opt_in, GATEWAY, changed(props, ("spec", "gatewayClassName"), "gke-l7-rilb")) == []
+    )
+
+
+def test_a_gateway_class_the_pack_does_not_know_is_judged_external():
+    props = changed(GATEWAY_OK, ("metadata", "labels", "gke-gpu-serving/public-load-balancer"), DELETE)
+    assert len(violations(gateway.gateway_opt_in, GATEWAY, changed(props, ("spec", "gatewayClassName"), "x"))) == 1
 
 
 def test_internal_load_balancer_needs_no_opt_in():

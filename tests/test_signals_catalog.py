@@ -64,3 +64,34 @@ def test_the_plan_says_which_hpa_holds_its_replicas_and_why(capsys):
     out = capsys.readouterr().out
     assert "holds: serving/t5-small does not scale down while every pod is loading or idle" in out
     assert "Kubernetes skips a scale-down while any metric is missing" in out
+
+
+# Gateway signals (issue 20) --------------------------------------------------------------------
+
+
+def _metric_target_field(name: str) -> str:
+    import json
+    from pathlib import Path
+
+    import kubernetes_validate
+
+    root = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / "v1.34.0-local-strict"
+    return json.loads((root / "metrictarget-autoscaling-v2.json").read_text())["properties"][name]["description"]
+
+
+def test_a_pool_average_is_a_value_target_and_a_per_pod_series_an_average_value_target():
+    # The EPP exports one series per pool, already averaged over its pods; the HPA must scale the
+    # ready pods by value / target, not divide the one series by the pod count.
+    assert "target value of the metric" in _metric_target_field("value")
+    assert "average of the metric across all relevant pods" in _metric_target_field("averageValue")
+    assert signals.SIGNALS["gateway-queue-size"].target_type == "Value"
+    assert signals.SIGNALS["queue-size"].target_type == "AverageValue"
+
+
+def test_gateway_signals_exist_once_a_pool_pod_has_loaded():
+    assert signals.present_in(signals.SIGNALS["gateway-queue-size"], "vllm") == ("idle", "serving")
+
+
+def test_pairing_the_gateway_queue_with_batch_size_never_holds():
+    pair = [signals.SIGNALS["gateway-queue-size"], signals.SIGNALS["batch-size"]]
+    assert signals.held_states(pair, "vllm") == ()

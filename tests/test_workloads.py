@@ -9,11 +9,11 @@ import pytest
 
 from infra import catalog, config, platform_args
 from infra.config import COMPUTE_CLASS_LABEL
-from tests.conftest import STACKS, raw_with, run_raw, stack_capture
+from tests.conftest import LOAD_BALANCER_KINDS, STACKS, raw_with, run_raw, stack_capture
 from tests.test_workload_config import FT_STORAGE, predictor_model
 from tooling.offline import Capture
 from tooling.plan_text import highlights, kubernetes_manifest
-from workloads import jobs, pod, webapp
+from workloads import jobs, pod, serving, webapp
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
@@ -338,7 +338,8 @@ def test_hf_token_never_appears_in_a_rendered_manifest():
 
 
 def test_no_hf_secret_without_a_token():
-    assert not stack_capture("staging").of_type("kubernetes:core/v1:Secret")
+    secrets = stack_capture("staging").of_type("kubernetes:core/v1:Secret")
+    assert not [s for s in secrets if s.inputs["metadata"]["name"] == serving.HF_SECRET]
 
 
 def test_load_generator_job_is_bounded_and_not_awaited():
@@ -452,6 +453,8 @@ def test_every_other_kubernetes_object_dies_with_the_cluster(stack):
     cluster = capture.one("gcp:container/cluster:Cluster")
     for obj in capture.kubernetes_objects():
         if obj.inputs.get("kind") == "Service" and obj.inputs["spec"].get("type") == "LoadBalancer":
+            continue
+        if obj.inputs.get("kind") in LOAD_BALANCER_KINDS:
             continue
         assert obj.deleted_with == cluster.urn, obj.name
 

@@ -35,6 +35,8 @@ FAKE_PROJECT_NUMBER = "123456789012"
 FAKE_ENDPOINT = "203.0.113.10"  # TEST-NET-3 (RFC 5737): never routable
 # GKE's DNS endpoint has the form <uid>.<region>.gke.goog (container.v1 DNSEndpointConfig.endpoint).
 FAKE_DNS_ENDPOINT = "gke-0123456789abcdef0123456789abcdef-123456789012.us-central1.gke.goog"
+# What GKE writes to a Gateway's status.addresses once its load balancer exists: TEST-NET-2 (RFC 5737).
+FAKE_GATEWAY_ADDRESS = "198.51.100.20"
 FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -119,6 +121,8 @@ class PlanMocks(pulumi.runtime.Mocks):
             outputs["name"] = f"projects/{project}/serviceAccounts/{email}"
         elif typ in ("gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork"):
             outputs["selfLink"] = f"https://www.googleapis.com/compute/v1/projects/{project}/{name}"
+        elif typ == "kubernetes:gateway.networking.k8s.io/v1:Gateway":
+            outputs["status"] = {"addresses": [{"type": "IPAddress", "value": FAKE_GATEWAY_ADDRESS}]}
         elif typ == "random:index/randomId:RandomId":
             width = int(inputs.get("byteLength", 4))
             outputs.update(hex="a1b2c3d4e5f60718"[: width * 2], b64Url="obLD1A", dec="2712847316")

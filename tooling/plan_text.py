@@ -76,6 +76,27 @@ def _hpa_signal(metric: dict) -> str:
     return f"{name[0]}={target}"
 
 
+def _gateway_highlights(kind: Any, spec: dict) -> dict[str, Any]:
+    """A Gateway's class and listeners, where a route sends requests, what a pool selects and asks."""
+    if kind == "Gateway":
+        listeners = ",".join(f"{x.get('protocol')}:{x.get('port')}" for x in spec.get("listeners") or [])
+        return {"class": spec.get("gatewayClassName"), "listeners": listeners}
+    if kind == "HTTPRoute":
+        parents = ",".join(p.get("name", "") for p in spec.get("parentRefs") or [])
+        backends = ",".join(
+            f"{b.get('kind')}/{b.get('name')}" for r in spec.get("rules") or [] for b in r.get("backendRefs") or []
+        )
+        return {"route": f"{parents} -> {backends}"}
+    if kind == "InferencePool":
+        picker = spec.get("endpointPickerRef") or {}
+        ports = ",".join(str(p.get("number")) for p in spec.get("targetPorts") or [])
+        return {
+            "targetPorts": ports,
+            "endpointPicker": f"{picker.get('name')}:{(picker.get('port') or {}).get('number')}",
+        }
+    return {}
+
+
 def highlights(res: Captured) -> dict[str, Any]:
     """The few properties an operator looks at first, per resource type."""
     i = res.inputs
@@ -93,6 +114,7 @@ def highlights(res: Captured) -> dict[str, Any]:
             ),
             "binaryAuthorization": (i.get("binaryAuthorization") or {}).get("evaluationMode"),
             "intranodeVisibility": i.get("enableIntranodeVisibility"),
+            "gatewayApi": (i.get("gatewayApiConfig") or {}).get("channel"),
             "deletionProtection": i.get("deletionProtection"),
             "autoprovisioning": ", ".join(
                 f"{r.get('resourceType')}<={r.get('maximum')}"
@@ -125,6 +147,7 @@ def highlights(res: Captured) -> dict[str, Any]:
             "name": i.get("name"),
             "region": i.get("region"),
             "cidr": i.get("ipCidrRange"),
+            "purpose": i.get("purpose"),
             "secondary": ranges,
             "flowLogs": f"{flows:g}" if flows is not None else None,
         }
@@ -210,6 +233,7 @@ def highlights(res: Captured) -> dict[str, Any]:
             out["signals"] = ",".join(_hpa_signal(m) for m in spec.get("metrics") or [])
             down = ((spec.get("behavior") or {}).get("scaleDown") or {}).get("stabilizationWindowSeconds")
             out["scaleDownStabilization"] = f"{down}s" if down is not None else None
+        out.update(_gateway_highlights(i.get("kind"), spec))
         if "endpoints" in spec:
             out["scrapes"] = ",".join(f"{e.get('port')}{e.get('path', '')}" for e in spec["endpoints"])
         for key in ("backoffLimit", "activeDeadlineSeconds"):

@@ -73,11 +73,33 @@ def _renames(endpoint: dict) -> dict[str, str]:
     return out
 
 
+def _find(manifests: list[dict], kind: str, namespace: str, name: str) -> dict | None:
+    for m in manifests:
+        meta = m.get("metadata") or {}
+        if m["kind"] == kind and meta.get("namespace") == namespace and meta.get("name") == name:
+            return m
+    return None
+
+
+def picker_labels(manifests: list[dict], namespace: str, pool: str) -> dict[str, str]:
+    """The pod labels of the endpoint picker of InferencePool ``namespace/pool`` (its
+    ``endpointPickerRef`` Service's selector); empty when the pool or its Service is missing."""
+    found = _find(manifests, "InferencePool", namespace, pool)
+    ref = ((found or {}).get("spec") or {}).get("endpointPickerRef") or {}
+    service = _find(manifests, "Service", namespace, ref.get("name", ""))
+    return dict(((service or {}).get("spec") or {}).get("selector") or {})
+
+
 def _monitor_for(manifests: list[dict], hpa: dict, metric: dict, external: bool) -> tuple[str, str, str]:
-    """(monitor, port, scraped name) of the monitor that writes ``metric``'s series."""
+    """(monitor, port, scraped name) of the monitor that writes ``metric``'s series: a server's own
+    PodMonitoring, the ClusterPodMonitoring renaming DCGM's series, or the PodMonitoring of the
+    endpoint picker of the InferencePool an External metric selects by its ``name`` label."""
     ns = hpa["metadata"]["namespace"]
     written = metric["name"].split("|")[1]
     labels = _pod_labels(manifests, ns, hpa["spec"]["scaleTargetRef"]["name"])
+    pool = ((metric.get("selector") or {}).get("matchLabels") or {}).get("metric.labels.name")
+    if external and pool:
+        labels, external = picker_labels(manifests, ns, pool), False
     for m in manifests:
         if m["kind"] not in ("PodMonitoring", "ClusterPodMonitoring"):
             continue

@@ -92,15 +92,29 @@ def external_selector(model: str, namespace: str, cluster: str, location: str) -
     }
 
 
+def gateway_selector(pool: str, namespace: str, cluster: str, location: str) -> dict[str, str]:
+    """The labels an External metric selects one InferencePool's averages by: the endpoint picker's
+    ``name`` label (the pool) and, as for DCGM, the cluster and location the adapter does not add;
+    the series' monitored resource is the picker's pod in the stack's namespace."""
+    return {
+        "resource.labels.cluster": cluster,
+        "resource.labels.location": location,
+        "resource.labels.namespace": namespace,
+        f"metric.labels.{signals.POOL_LABEL}": pool,
+    }
+
+
 def hpa_metrics(model: ModelConfig, namespace: str, cluster: str, location: str) -> list[dict]:
     out = []
     for sig in model.autoscaling.signals:
         entry = signals.resolve(sig.signal, model.server)
-        target = {"type": "AverageValue", "averageValue": _quantity(sig.target or float(entry.default_target))}
+        value = _quantity(sig.target or float(entry.default_target))
+        target = {"type": entry.target_type, "averageValue" if entry.target_type == "AverageValue" else "value": value}
         if entry.hpa_type == "Pods":
             out.append({"type": "Pods", "pods": {"metric": {"name": entry.hpa_metric}, "target": target}})
         else:
-            selector = {"matchLabels": external_selector(model.name, namespace, cluster, location)}
+            pick = gateway_selector if entry.source == "gateway" else external_selector
+            selector = {"matchLabels": pick(model.name, namespace, cluster, location)}
             out.append(
                 {
                     "type": "External",

@@ -5,7 +5,11 @@ each server.
 - Managed Prometheus collectors (namespace ``gmp-system`` on Standard, ``gke-gmp-system`` on
   Autopilot) -> the metrics port only;
 - the CIDRs a NodePort/LoadBalancer Service is opened to (``service.allowFrom``) and, for a
-  LoadBalancer, Google's health-check ranges -> the Service's ports.
+  LoadBalancer, Google's health-check ranges -> the Service's ports;
+- a model behind an Inference Gateway: the gateway's proxies (they connect from the region's
+  proxy-only subnet) and Google's health checks -> the serving port, and its endpoint picker (which
+  scrapes vLLM's /metrics on that port) -> the serving port; the picker itself admits the proxies
+  and health checks on its ext-proc port and Managed Prometheus on its metrics port, nothing else.
 
 Kubelet probes need no rule: traffic from the pod's own node is always allowed by NetworkPolicy
 (Kubernetes docs, "Network Policies": "traffic to and from the node where a Pod is running is
@@ -18,6 +22,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import naming
+from workloads import epp
 from workloads.context import Context
 from workloads.serving import ModelServer, selector, service_args
 
@@ -89,6 +94,34 @@ def allow_rules(
     return rules
 
 
+def _from_cidrs(cidrs: list[str], ports: list[str]) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+    return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+        from_=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs],
+        ports=_ports(ports),
+    )
+
+
+def gateway_rules(proxy_only_cidr: str, pool: str, serving_ports: list[str]) -> list:
+    """What a model behind an Inference Gateway admits besides its own rules: the gateway's proxies and
+    the load balancer's health checks, and its endpoint picker scraping the server's metrics."""
+    return [
+        _from_cidrs([proxy_only_cidr, *HEALTH_CHECK_RANGES], serving_ports),
+        k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+            from_=[
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=epp.selector(pool))
+                )
+            ],
+            ports=_ports(serving_ports),
+        ),
+    ]
+
+
+def epp_rules(proxy_only_cidr: str) -> list[k8s.networking.v1.NetworkPolicyIngressRuleArgs]:
+    """The endpoint picker: the proxies' ext-proc calls and health checks, and Managed Prometheus."""
+    return [_from_cidrs([proxy_only_cidr, *HEALTH_CHECK_RANGES], ["grpc"]), *allow_rules([], "metrics", clients=False)]
+
+
 def network_policy(
     name: str,
     namespace: str,
@@ -125,25 +158,25 @@ def policies(ctx: Context, servers: dict[str, ModelServer]) -> None:
         spec=default_deny(),
         opts=ctx.base,
     )
+    behind_gateway = {m.name for m in cfg.gateway_models}
     for model in cfg.models:
         spec = servers[model.name].spec
         svc = service_args(model)
         serving_ports = [
             p.name for p in spec.ports if spec.metrics is None or p.name != spec.metrics.port or p.name == "http"
         ]
-        network_policy(
-            model.name,
-            ns,
-            env,
-            selector("model-server", model.name),
-            allow_rules(
-                serving_ports,
-                spec.metrics.port if spec.metrics else None,
-                allow_from=svc.allow_from,
-                load_balancer=svc.type == "LoadBalancer",
-            ),
-            ctx.base,
+        rules = allow_rules(
+            serving_ports,
+            spec.metrics.port if spec.metrics else None,
+            allow_from=svc.allow_from,
+            load_balancer=svc.type == "LoadBalancer",
         )
+        if model.name in behind_gateway and cfg.proxy_only_cidr:
+            rules += gateway_rules(cfg.proxy_only_cidr, model.name, serving_ports)
+            network_policy(
+                epp.epp_name(model.name), ns, env, epp.selector(model.name), epp_rules(cfg.proxy_only_cidr), ctx.base
+            )
+        network_policy(model.name, ns, env, selector("model-server", model.name), rules, ctx.base)
     ws = cfg.webapp.service if cfg.webapp is not None else None
     if ws is not None and (ws.allow_from or ws.type == "LoadBalancer"):
         network_policy(

@@ -19,7 +19,15 @@ if TYPE_CHECKING:
 
 class SignalConfig(_Model):
     signal: Literal[
-        "queue-latency", "pending-requests", "queue-size", "batch-size", "kv-cache", "gpu-utilization", "gpu-memory"
+        "queue-latency",
+        "pending-requests",
+        "queue-size",
+        "batch-size",
+        "kv-cache",
+        "gateway-queue-size",
+        "gateway-kv-cache",
+        "gpu-utilization",
+        "gpu-memory",
     ]
     target: float | None = Field(None, description="per-pod average to scale at; default from the metric catalog")
 

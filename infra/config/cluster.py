@@ -42,8 +42,15 @@ class NetworkConfig(_Model):
     pods_range_name: str = "pods"
     services_range_name: str = "services"
     flow_logs: FlowLogs = FlowLogs()
+    proxy_only_cidr: str | None = Field(
+        None,
+        description="range of the proxy-only subnet (REGIONAL_MANAGED_PROXY) the Inference Gateway's load "
+        "balancers need: create mode, default 10.129.0.0/23, created only when a model has a gateway; "
+        "existing mode: the range of the network's own proxy-only subnet in the region (required with a gateway)",
+    )
 
     _check_cidrs = field_validator("nodes_cidr", "pods_cidr", "services_cidr")(_cidr)
+    _check_proxy_cidr = field_validator("proxy_only_cidr")(lambda v: v if v is None else _cidr(v))
 
     @model_validator(mode="after")
     def _existing_needs_names(self) -> NetworkConfig:
@@ -98,6 +105,14 @@ class ClusterConfig(_Model):
     driver_daemon_set: Literal["none", "cos", "ubuntu"] = "none"
     # For mode: existing, whether that cluster is Autopilot (decides how GPU pods schedule).
     existing_autopilot: bool = False
+    existing_gateway_api: bool = Field(
+        False,
+        description="mode existing: the operator confirms the cluster has the Gateway API (standard channel), "
+        "GKE 1.34.0-gke.1626000 or later (InferencePool CRD) and a proxy-only subnet; needed for a model's gateway",
+    )
+    existing_proxy_only_cidr: str | None = Field(
+        None, description="mode existing: range of the proxy-only subnet in the cluster's region (NetworkPolicies)"
+    )
     dns_endpoint: bool = Field(
         True,
         description="GKE's DNS-based control-plane endpoint, open to external traffic: IAM-gated "
@@ -129,6 +144,7 @@ class ClusterConfig(_Model):
         "uses the IP endpoint behind masterAuthorizedNetworks",
     )
 
+    _check_existing_proxy = field_validator("existing_proxy_only_cidr")(lambda v: v if v is None else _cidr(v))
     _check_deploy_networks = field_validator("deploy_networks")(lambda values: tuple(_cidr(v) for v in values))
 
     @field_validator("rbac_groups")

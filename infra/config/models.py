@@ -20,6 +20,7 @@ from infra.config.base import (
     _quantity_field,
     _repeats,
 )
+from infra.config.gateway import GatewayConfig
 from infra.config.pools import _autopilot_fit, _standard_fit
 from infra.config.values import _cidr, _digest, _gs, _gs_or_hf, _image_ref, bucket_ref, image_tag, parse_quantity
 
@@ -167,6 +168,7 @@ class ModelConfig(_Model):
     vllm: VllmOptions | None = None
     predictor: PredictorOptions | None = None
     autoscaling: AutoscalingConfig | None = None
+    gateway: GatewayConfig | None = Field(None, description="vLLM only: serve through GKE's Inference Gateway")
 
     _check_shm = field_validator("shm_size")(lambda v: v if v is None else _quantity_field(v))
     _check_image = field_validator("image")(_image_ref)

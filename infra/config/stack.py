@@ -19,6 +19,7 @@ from infra.config.autoscaling import MetricsConfig, metrics_checks
 from infra.config.base import NAME_PREFIX_MAX, Environment, Problem, _dns_name, _Model
 from infra.config.cluster import ClusterConfig, NetworkConfig, cluster_checks
 from infra.config.compute import ComputeClassConfig, compute_class_checks
+from infra.config.gateway import DEFAULT_PROXY_ONLY_CIDR, _gateway_checks, gateway_enabled
 from infra.config.models import ModelConfig, ModelGpu, _model_checks
 from infra.config.pools import GpuPool, _capacity_checks, _pool_checks, pool_can_hold
 from infra.config.registry import RegistryConfig, _registry_checks
@@ -99,6 +100,24 @@ class StackConfig(_Model):
     def effective_network(self) -> NetworkConfig:
         return self.network or NetworkConfig()
 
+    @property
+    def gateway_models(self) -> tuple[ModelConfig, ...]:
+        """The models served through an Inference Gateway (vLLM; on by default in prod)."""
+        return tuple(m for m in self.models if gateway_enabled(self.environment, m))
+
+    @property
+    def proxy_only_cidr(self) -> str | None:
+        """Range of the proxy-only subnet the gateways' proxies connect from (None: no gateway, or a
+        range the config has not given, which the gateway rules report)."""
+        if not self.gateway_models:
+            return None
+        if self.cluster.mode == "existing":
+            return self.cluster.existing_proxy_only_cidr
+        net = self.effective_network
+        if net.proxy_only_cidr is not None:
+            return net.proxy_only_cidr
+        return DEFAULT_PROXY_ONLY_CIDR if net.mode == "create" else None
+
     def bucket(self, key: str) -> BucketConfig | None:
         return next((b for b in self.storage.buckets if b.name == key), None)
 
@@ -171,6 +190,7 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
         *_pool_checks(cfg),
         *compute_class_checks(cfg),
         *_model_checks(cfg),
+        *_gateway_checks(cfg),
         *_conversion_checks(cfg),
         *_app_checks(cfg),
         *_storage_checks(cfg),

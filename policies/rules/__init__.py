@@ -6,7 +6,7 @@ Imports are relative so the package loads as ``rules`` (the Pulumi CLI runs the 
 
 from __future__ import annotations
 
-from . import gke, gpu, iam, kubernetes, stack, storage
+from . import gateway, gke, gpu, iam, kubernetes, stack, storage
 
 PACK_NAME = "gke-gpu-serving"
 
@@ -16,6 +16,7 @@ POLICIES = [
     *storage.POLICIES,
     *iam.POLICIES,
     *kubernetes.POLICIES,
+    *gateway.POLICIES,
     *stack.POLICIES,
 ]
 

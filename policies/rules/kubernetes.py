@@ -13,6 +13,7 @@ unknown at preview is skipped; ``pulumi up`` checks it once known.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -291,6 +292,9 @@ def check_read_only_root(props: Any, config: Mapping[str, Any]) -> Iterator[str]
 API_CLIENTS = {
     "custom-metrics/custom-metrics-stackdriver-adapter": "aggregated API server: TokenReview, "
     "SubjectAccessReview, pods and nodes (infra/metrics.py)",
+    # An entry may be a shell-style pattern (fnmatch): one endpoint picker per gateway model.
+    "*/*-epp": "the Inference Gateway's endpoint picker watches its InferencePool and the pool's pods "
+    "(workloads/epp.py, the v1.5.0 chart's RBAC)",
 }
 
 
@@ -320,7 +324,7 @@ def check_service_account_token(props: Any, config: Mapping[str, Any]) -> Iterat
     clients = set(config.get("apiClients", ()))
     if clients and pod.name is UNKNOWN:
         return
-    if f"{pod.namespace}/{pod.name}" in clients:
+    if any(fnmatch.fnmatchcase(f"{pod.namespace}/{pod.name}", entry) for entry in clients):
         return
     automount = get(pod.spec, "automountServiceAccountToken")
     if automount is not UNKNOWN and automount is not False:
@@ -612,8 +616,8 @@ service_account_token = resource_policy(
             "type": "array",
             "items": {"type": "string"},
             "default": sorted(API_CLIENTS),
-            "description": "Workloads (<namespace>/<name>) that call the Kubernetes API and keep their token. "
-            "Say why next to the entry.",
+            "description": "Workloads (<namespace>/<name>, or a shell-style pattern) that call the Kubernetes "
+            "API and keep their token. Say why next to the entry.",
         },
     },
 )

@@ -144,11 +144,12 @@ def check_on_demand_capacity(resources: Sequence[Any], config: Mapping[str, Any]
 
 
 SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
+PROXY_PURPOSES = ("REGIONAL_MANAGED_PROXY", "GLOBAL_MANAGED_PROXY", "INTERNAL_HTTPS_LOAD_BALANCER")
 
 
 def check_flow_logs(resources: Sequence[Any], config: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
-    """A stack whose cluster is in scope logs the flows of every subnetwork it creates: subnetworks
-    carry no labels, so their environment is their stack cluster's."""
+    """A stack whose cluster is in scope logs the flows of every subnetwork it creates but its
+    proxy-only subnets: subnetworks carry no labels, so their environment is their stack cluster's."""
     envs = {
         get(r.props, "resourceLabels", GCP_ENV_LABEL, default=UNLABELLED_ENVIRONMENT)
         for r in resources
@@ -158,7 +159,9 @@ def check_flow_logs(resources: Sequence[Any], config: Mapping[str, Any]) -> Iter
     if not scoped:
         return
     for r in resources:
-        if r.resource_type != SUBNETWORK:
+        # A proxy-only subnet takes no logConfig (the provider sends none for it:
+        # resource_compute_subnetwork.go expandComputeSubnetworkLogConfig); its load balancers log requests.
+        if r.resource_type != SUBNETWORK or get(r.props, "purpose") in PROXY_PURPOSES:
             continue
         log = get(r.props, "logConfig")
         if log is UNKNOWN:

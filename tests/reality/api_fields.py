@@ -63,8 +63,13 @@ def _service_account(body: dict[str, Any]) -> dict[str, Any]:
 
 def _subnetwork(body: dict[str, Any]) -> dict[str, Any]:
     # resource_compute_subnetwork.go expandComputeSubnetworkLogConfig: a log_config block is sent
-    # with enable: true, no block as enable: false.
-    body["logConfig"] = {**body["logConfig"], "enable": True} if "logConfig" in body else {"enable": False}
+    # with enable: true, no block as enable: false, except for a proxy-only subnet, which gets no
+    # logConfig at all ("Subnetworks for regional L7 ILB/XLB or cross-regional L7 ILB do not accept any
+    # values for logConfig", same function; terraform-provider-google e03b7622).
+    if "logConfig" in body:
+        body["logConfig"] = {**body["logConfig"], "enable": True}
+    elif body.get("purpose") not in ("REGIONAL_MANAGED_PROXY", "GLOBAL_MANAGED_PROXY", "INTERNAL_HTTPS_LOAD_BALANCER"):
+        body["logConfig"] = {"enable": False}
     return body
 
 
@@ -98,6 +103,8 @@ SHAPES: dict[str, ApiShape] = {
             "clusterAutoscaling": "autoscaling",
             "loggingConfig.enableComponents": "loggingConfig.componentConfig.enableComponents",
             "enableIntranodeVisibility": "networkConfig.enableIntraNodeVisibility",
+            # resource_container_cluster.go: NetworkConfig.GatewayApiConfig = expandGatewayApiConfig(...).
+            "gatewayApiConfig": "networkConfig.gatewayApiConfig",
         },
         # networking_mode VPC_NATIVE is alias IPs (resource_container_cluster.go expandIPAllocationPolicy).
         values={"networkingMode": lambda v: v == "VPC_NATIVE"},

@@ -1,7 +1,8 @@
 """The captures the reality tests run over: every example stack, plus variant configs that reach
 the branches no example stack takes (a compute class with every capacity, GPU sharing, LATEST
 drivers, Ubuntu nodes, direct Workload Identity, an existing cluster, the IP endpoint from an
-authorized network)."""
+authorized network, an external Inference Gateway scaling on the pool's KV cache, a gateway on an
+existing cluster)."""
 
 from __future__ import annotations
 
@@ -69,8 +70,32 @@ def variant_raws() -> dict[str, dict]:
             "resources": {"cpu": "4", "memory": "16Gi"},
         }
     )
+    vllm = {"name": "llm", "server": "vllm", "gpu": {"type": "nvidia-tesla-t4", "count": 1}, "source": "hf://org/m"}
+    external_gateway = base_raw()
+    external_gateway["models"].append(
+        {
+            **vllm,
+            "gateway": {"enabled": True, "class": "external"},
+            "autoscaling": {"signals": [{"signal": "gateway-kv-cache"}]},
+        }
+    )
+    existing_gateway = base_raw()
+    existing_gateway.pop("gpuPools")
+    existing_gateway["cluster"] = {
+        "mode": "existing",
+        "location": "us-central1-a",
+        "name": "shared-gke",
+        "existingGatewayApi": True,
+        "existingProxyOnlyCidr": "10.129.0.0/23",
+    }
+    existing_gateway["models"].append({**vllm, "gateway": {"enabled": True}})
+    existing_gateway["registry"] = {
+        "nodeServiceAccount": "shared-nodes@replace-with-your-project-id.iam.gserviceaccount.com"
+    }
     return {
         "compute-class": classes,
+        "external-gateway": external_gateway,
+        "existing-gateway": existing_gateway,
         "time-sharing": shared,
         "mps": mps,
         "direct": direct,

@@ -29,19 +29,22 @@ import jsonschema
 import yaml
 
 CRD_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "crds"
+# The latest releases of the CRDs a cluster may hold instead of the pinned ones (GKE upgrades the
+# Gateway API and InferencePool CRDs it manages): every object must be valid under both.
+LATEST_DIR = CRD_DIR / "latest"
 
 
 @cache
-def _crds() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> the openAPIV3Schema of that served version.
+def _crds(directory: Path = CRD_DIR) -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> the openAPIV3Schema of that served version, from ``directory``.
 
     A CRD that has no public YAML is kept as the JSON Schema of its ``openAPIV3Schema``, named
     ``<group>_<version>_<Kind>.json`` (SOURCES.md says where each comes from)."""
     out = {}
-    for path in sorted(CRD_DIR.glob("*.json")):
+    for path in sorted(directory.glob("*.json")):
         group, version, kind = path.stem.split("_")
         out[(f"{group}/{version}", kind)] = json.loads(path.read_text())
-    for path in sorted(CRD_DIR.glob("*.yaml")):
+    for path in sorted(directory.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
@@ -54,8 +57,8 @@ def _crds() -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
-def known(api_version: str, kind: str) -> bool:
-    return (api_version, kind) in _crds()
+def known(api_version: str, kind: str, directory: Path = CRD_DIR) -> bool:
+    return (api_version, kind) in _crds(directory)
 
 
 def _strict(node: Any) -> Any:
@@ -147,9 +150,10 @@ def _defaulted(node: dict, value: Any) -> Any:
     return value
 
 
-def errors(obj: dict[str, Any]) -> list[str]:
-    """Every way ``obj`` (a manifest with apiVersion and kind) breaks its CRD; empty: it is accepted."""
-    schema = _crds()[(obj["apiVersion"], obj["kind"])]
+def errors(obj: dict[str, Any], directory: Path = CRD_DIR) -> list[str]:
+    """Every way ``obj`` (a manifest with apiVersion and kind) breaks its CRD in ``directory``; empty:
+    it is accepted."""
+    schema = _crds(directory)[(obj["apiVersion"], obj["kind"])]
     obj = _defaulted(schema, obj)
     found = [
         f"{'.'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"

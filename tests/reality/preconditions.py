@@ -333,6 +333,41 @@ def _aggregated_api_backend_first(capture: Capture, graph: Graph) -> Iterator[st
                 yield f"APIService {res.inputs['metadata']['name']} is registered before its backend {svc['namespace']}/{svc['name']}"
 
 
+# GKE's regional gateway classes: Envoy-based load balancers whose proxies run in the region's
+# proxy-only subnet.
+REGIONAL_GATEWAY_CLASSES = ("gke-l7-rilb", "gke-l7-regional-external-managed")
+SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
+
+
+def _gateway_prerequisites(capture: Capture, graph: Graph) -> Iterator[str]:
+    gateways = [
+        r for r in capture.kubernetes_objects() if _kind(r) == "Gateway" and r.inputs["spec"]["gatewayClassName"]
+    ]
+    clusters = capture.of_type(CLUSTER)
+    if not gateways or not clusters:
+        return  # an existing cluster: the operator confirms these (cluster.existingGatewayApi)
+    cluster = clusters[0].inputs
+    if (cluster.get("gatewayApiConfig") or {}).get("channel") != "CHANNEL_STANDARD":
+        yield "a Gateway on a cluster without the Gateway API (gatewayApiConfig CHANNEL_STANDARD)"
+    if ((cluster.get("addonsConfig") or {}).get("httpLoadBalancing") or {}).get("disabled", False):
+        yield "a Gateway on a cluster without the HttpLoadBalancing add-on"
+    if cluster.get("networkingMode") != "VPC_NATIVE":
+        yield "a Gateway on a cluster that is not VPC-native"
+    region = cluster["location"].rsplit("-", 1)[0] if cluster["location"].count("-") == 2 else cluster["location"]
+    proxies = [
+        s
+        for s in capture.of_type(SUBNETWORK)
+        if s.inputs.get("purpose") == "REGIONAL_MANAGED_PROXY"
+        and s.inputs.get("role") == "ACTIVE"
+        and s.inputs.get("region") == region
+    ]
+    for gw in gateways:
+        if gw.inputs["spec"]["gatewayClassName"] not in REGIONAL_GATEWAY_CLASSES:
+            continue
+        if not any(p in graph.ancestors(gw) for p in proxies):
+            yield f"Gateway {gw.name} is created before an ACTIVE proxy-only subnet in {region} exists"
+
+
 PRECONDITIONS = (
     Precondition(
         "api-enabled-before-use",
@@ -395,6 +430,13 @@ PRECONDITIONS = (
         "Artifact Registry, Deploying to Google Kubernetes Engine (Requirements: permissions); "
         "artifactregistry v1 Repository.registryUri",
         _repositories_before_pulls,
+    ),
+    Precondition(
+        "gateway-prerequisites-first",
+        "GKE Gateway controller requirements: VPC-native clusters only, the HttpLoadBalancing add-on, "
+        "'You must enable a proxy-only subnet' for the regional classes, and the Gateway API enabled on the cluster.",
+        "GKE, Deploy GKE Inference Gateway (GKE Gateway controller requirements); compute.v1 Subnetwork.purpose",
+        _gateway_prerequisites,
     ),
     Precondition(
         "aggregated-api-backend-first",

@@ -16,7 +16,7 @@ import json
 import pulumi_gcp as gcp
 import pytest
 
-from infra import cluster, config, node_pools, registry
+from infra import cluster, config, network, node_pools, registry
 from tests.conftest import STACKS, stack_capture
 from tests.reality import api_fields, discovery
 from tests.reality.captures import CAPTURES
@@ -199,3 +199,24 @@ def test_custom_upstreams_use_the_common_repository_not_the_deprecated_custom_on
     assert "Deprecated, please use commonRepository" in doc
     for _, res in _remote_repositories():
         assert "customRepository" not in (res.inputs["remoteRepositoryConfig"].get("dockerRepository") or {})
+
+
+def test_the_proxy_only_subnets_purpose_and_role_are_compute_api_values():
+    assert network.PROXY_ONLY_PURPOSE in discovery.enum("compute.v1", "Subnetwork", "purpose")
+    assert network.PROXY_ONLY_ROLE in discovery.enum("compute.v1", "Subnetwork", "role")
+    assert (
+        "Regional Envoy-based"
+        in dict(
+            zip(
+                discovery.field("compute.v1", "Subnetwork", "purpose")["enum"],
+                discovery.field("compute.v1", "Subnetwork", "purpose")["enumDescriptions"],
+                strict=True,
+            )
+        )[network.PROXY_ONLY_PURPOSE]
+    )
+
+
+def test_the_gateway_api_channel_is_a_current_container_api_value():
+    node = discovery.field("container.v1", "GatewayAPIConfig", "channel")
+    current = {v for v, old in zip(node["enum"], node["enumDeprecated"], strict=True) if not old}
+    assert cluster.GATEWAY_API_CHANNEL in current - {"CHANNEL_UNSPECIFIED", "CHANNEL_DISABLED"}

@@ -7,8 +7,9 @@ import dataclasses
 
 import pytest
 
+from tests.conftest import stack_capture
 from tests.reality.captures import CAPTURES
-from tests.reality.preconditions import PRECONDITIONS, Graph
+from tests.reality.preconditions import PRECONDITIONS, Graph, _gateway_prerequisites
 from tooling.offline import Capture
 
 
@@ -27,3 +28,16 @@ def test_a_pod_pulling_from_a_repository_it_does_not_wait_for_is_reported():
     broken = Capture(resources=[cut if r is deployment else r for r in capture.resources])
     problems = list(dict((p.name, p) for p in PRECONDITIONS)["repository-before-pulls"].check(broken, Graph(broken)))
     assert any("pulls from gpu-serving-dev-nvcr before it exists" in p for p in problems), problems
+
+
+def test_a_gateway_created_before_its_proxy_only_subnet_breaks_the_precondition():
+    capture = stack_capture("prod")
+    unordered = Capture(
+        resources=[
+            dataclasses.replace(r, depends_on=tuple(d for d in r.depends_on if "proxy-only" not in d))
+            for r in capture.resources
+        ]
+    )
+    assert list(_gateway_prerequisites(unordered, Graph(unordered))) == [
+        "Gateway gateway-mistral-7b-gateway is created before an ACTIVE proxy-only subnet in us-central1 exists"
+    ]

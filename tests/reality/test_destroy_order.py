@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra import config
-from tests.conftest import STACKS
+from tests.conftest import LOAD_BALANCER_KINDS, STACKS
 from tests.reality.captures import CAPTURES
 from tests.reality.preconditions import CLUSTER, SERVICE, Graph, pulled_repositories
 
@@ -38,6 +38,32 @@ def test_kubernetes_objects_deleted_on_their_own_go_before_the_cluster(label, ge
     for obj in capture.kubernetes_objects():
         if obj.deleted_with != clusters[0].urn:
             assert clusters[0] in graph.ancestors(obj), obj.name
+
+
+GATEWAY_CAPTURES = [c for c in CAPTURES if c[0] in ("staging", "prod", "external-gateway", "existing-gateway")]
+
+
+@pytest.mark.parametrize(("label", "get"), GATEWAY_CAPTURES, ids=[c[0] for c in GATEWAY_CAPTURES])
+def test_what_gke_builds_load_balancers_from_is_deleted_on_its_own(label, get):
+    # A Gateway, its route and the pool behind it stand for a forwarding rule, proxies, URL maps,
+    # backend services, NEGs and health checks GKE creates outside the state and deletes only with
+    # them: skipped as deleted_with the cluster, they would outlive it (README "Destroy").
+    objects = [o for o in get().kubernetes_objects() if o.inputs["kind"] in LOAD_BALANCER_KINDS]
+    assert {o.inputs["kind"] for o in objects} == set(LOAD_BALANCER_KINDS)
+    assert [o.name for o in objects if o.deleted_with] == []
+
+
+@pytest.mark.parametrize(("label", "get"), GATEWAY_CAPTURES, ids=[c[0] for c in GATEWAY_CAPTURES])
+def test_a_gateway_is_deleted_before_the_proxy_only_subnet_its_load_balancer_runs_in(label, get):
+    capture = get()
+    subnets = [s for s in capture.of_type("gcp:compute/subnetwork:Subnetwork") if s.inputs.get("purpose")]
+    if not capture.of_type(CLUSTER):
+        assert not subnets  # an existing cluster's proxy-only subnet is not the stack's
+        pytest.skip("an existing cluster brings its own proxy-only subnet")
+    graph = Graph(capture)
+    (subnet,) = subnets
+    for gateway in (o for o in capture.kubernetes_objects() if o.inputs["kind"] == "Gateway"):
+        assert subnet in graph.ancestors(gateway), gateway.name
 
 
 @pytest.mark.parametrize(("label", "get"), CAPTURES, ids=[c[0] for c in CAPTURES])

@@ -52,6 +52,14 @@ EXPORTED = {
         "vllm:e2e_request_latency_seconds": "histogram",
         "vllm:request_success_total": "counter",
     },
+    # The Inference Gateway's endpoint picker: pool averages and ready pods are GaugeVecs labelled
+    # `name` (kubernetes-sigs/gateway-api-inference-extension v1.5.0, df9f8909, pkg/epp/metrics/metrics.go;
+    # site-src/guides/metrics-and-observability.md lists the same). Go code: not run here.
+    "epp": {
+        "inference_pool_average_queue_size": "gauge",
+        "inference_pool_average_kv_cache_utilization": "gauge",
+        "inference_pool_ready_pods": "gauge",
+    },
     # The DCGM exporter's GPU fields are gauges (prometheus-engine examples/nvidia-dcgm/exporter.yaml).
     "dcgm": {"DCGM_FI_DEV_GPU_UTIL": "gauge", "DCGM_FI_DEV_FB_USED": "gauge", "DCGM_FI_DEV_FB_FREE": "gauge"},
 }
@@ -92,6 +100,17 @@ def _find(manifests: list[dict], kind: str, namespace: str | None, name: str) ->
         if m["kind"] == kind and meta["name"] == name and meta.get("namespace") == namespace:
             return m
     return None
+
+
+def test_some_example_hpa_scales_on_a_gateway_signal():
+    names = {
+        (m.get("external") or {}).get("metric", {}).get("name")
+        for stack in STACKS
+        for h in _manifests(stack)
+        if h["kind"] == "HorizontalPodAutoscaler"
+        for m in h["spec"]["metrics"]
+    }
+    assert "prometheus.googleapis.com|inference_pool_average_queue_size|gauge" in names
 
 
 def _cluster(stack: str) -> tuple[str, str]:
@@ -156,6 +175,8 @@ def test_every_hop_of_the_signal_agrees(stack, hpa, metric):
         assert not [k for k in selector if k.startswith("resource.labels.")], (
             "hop 5: Pods metrics select metric labels only"
         )
+    elif "metric.labels.name" in body["metric"]["selector"]["matchLabels"]:
+        _gateway_hops(stack, manifests, ns, pod, body["metric"]["selector"]["matchLabels"], written_name, kind)
     else:
         cluster, location = _cluster(stack)
         selector = body["metric"]["selector"]["matchLabels"]
@@ -183,6 +204,112 @@ def test_every_hop_of_the_signal_agrees(stack, hpa, metric):
                 )
 
 
+def _rules_allow(rules: list[dict], *, group=None, resource=None, verb, name=None, url=None) -> bool:
+    for r in rules:
+        if verb not in r.get("verbs", []):
+            continue
+        if url is not None and url in r.get("nonResourceURLs", []):
+            return True
+        named = name is None or not r.get("resourceNames") or name in r["resourceNames"]
+        if resource is not None and group in r.get("apiGroups", []) and resource in r.get("resources", []) and named:
+            return True
+    return False
+
+
+def _granted(manifests: list[dict], ns: str, sa_ns: str, sa: str, **want) -> bool:
+    """Whether ServiceAccount ``sa_ns/sa`` holds, through a (Cluster)RoleBinding the stack creates, a
+    rule allowing ``want`` (RBAC as the API server evaluates it: a binding names its role and subjects)."""
+    for b in manifests:
+        if b["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        if b["kind"] == "RoleBinding" and b["metadata"].get("namespace") != ns:
+            continue
+        if not any(s["kind"] == "ServiceAccount" and (s["namespace"], s["name"]) == (sa_ns, sa) for s in b["subjects"]):
+            continue
+        ref = b["roleRef"]
+        role = _find(manifests, ref["kind"], ns if ref["kind"] == "Role" else None, ref["name"])
+        if role is not None and _rules_allow(role["rules"], **want):
+            return True
+    return False
+
+
+def _gateway_hops(stack, manifests, ns, target_pod, selector, written_name, kind):
+    """An External metric of the Inference Gateway: the pool behind the HPA's Deployment, its
+    endpoint picker exporting the series under the pool's name, the authenticated scrape, the scope."""
+    cluster, location = _cluster(stack)
+    pool_name = selector["metric.labels.name"]
+    assert selector.get("resource.labels.cluster") == cluster, "hop 5: External metric not scoped to the cluster"
+    assert selector.get("resource.labels.location") == location, "hop 5: External metric not scoped to the location"
+    assert selector.get("resource.labels.namespace") == ns, "hop 5: the picker's series are not scoped to its namespace"
+    pool = _find(manifests, "InferencePool", ns, pool_name)
+    assert pool is not None, f"hop 1: no InferencePool {ns}/{pool_name} whose picker would export the series"
+    labels = target_pod["metadata"]["labels"]
+    assert pool["spec"]["selector"]["matchLabels"].items() <= labels.items(), (
+        "hop 1: the pool does not average over the HPA target's pods"
+    )
+    ports = {p["containerPort"] for c in target_pod["spec"]["containers"] for p in c.get("ports", [])}
+    assert {p["number"] for p in pool["spec"]["targetPorts"]} <= ports, "hop 1: the pool targets no container port"
+    ref = pool["spec"]["endpointPickerRef"]
+    service = _find(manifests, "Service", ns, ref["name"])
+    assert service is not None and ref["port"]["number"] in {p["port"] for p in service["spec"]["ports"]}, (
+        "hop 1: the pool's endpointPickerRef is not a Service port"
+    )
+    (picker,) = [
+        m
+        for m in manifests
+        if m["kind"] == "Deployment"
+        and m["metadata"].get("namespace") == ns
+        and service["spec"]["selector"].items() <= m["spec"]["template"]["metadata"]["labels"].items()
+    ]
+    pod = picker["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    args = container["args"]
+    # The series' `name` label is the pool name the picker is started with (metrics.go poolLabels).
+    assert args[args.index("--pool-name") + 1] == pool_name, "hop 1: the picker labels its series with another pool"
+    assert args[args.index("--pool-namespace") + 1] == ns, "hop 1: the picker watches another namespace"
+    assert written_name in EXPORTED["epp"], f"hop 1: the endpoint picker exports no {written_name!r}"
+    monitors = [
+        m
+        for m in manifests
+        if m["kind"] == "PodMonitoring"
+        and m["metadata"].get("namespace") == ns
+        and m["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    ]
+    assert len(monitors) == 1, f"hop 2: {len(monitors)} PodMonitorings select the picker's pods"
+    (endpoint,) = monitors[0]["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in container["ports"]}, "hop 2: the monitor's port is not the picker's"
+    written = _written(endpoint.get("metricRelabeling") or [], EXPORTED["epp"], {})
+    assert written[written_name][0] == kind, f"hop 4: {written_name} is written as {written[written_name][0]}"
+    # The picker's /metrics authenticates and authorizes every scrape (MetricsEndpointAuth defaults to
+    # true, pkg/epp/server/options.go; filters.WithAuthenticationAndAuthorization: a TokenReview and a
+    # SubjectAccessReview per request), unless started with --metrics-endpoint-auth=false.
+    if "--metrics-endpoint-auth=false" in args:
+        return
+    sa = pod["spec"]["serviceAccountName"]
+    for review, group in (("tokenreviews", "authentication.k8s.io"), ("subjectaccessreviews", "authorization.k8s.io")):
+        assert _granted(manifests, ns, ns, sa, group=group, resource=review, verb="create"), (
+            f"hop 2: the picker cannot create {review}, so every scrape fails"
+        )
+    auth = endpoint.get("authorization") or {}
+    assert auth.get("type", "Bearer") == "Bearer", "hop 2: the scrape sends no bearer token"
+    ref = auth["credentials"]["secret"]
+    secret = _find(manifests, "Secret", ns, ref["name"])
+    assert secret is not None and secret["type"] == "kubernetes.io/service-account-token", (
+        "hop 2: the token Secret is not a service-account token the API server fills in"
+    )
+    assert ref["key"] == "token", "hop 2: a service-account token Secret holds the token under `token`"
+    reader = secret["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+    assert _find(manifests, "ServiceAccount", ns, reader) is not None, "hop 2: the token's service account is missing"
+    assert _granted(manifests, ns, ns, reader, verb="get", url="/metrics"), "hop 2: the token may not GET /metrics"
+    # Managed Prometheus' collector reads the Secret: ServiceAccount collector in gmp-system, or in
+    # gke-gmp-system on Autopilot (the v1.5.0 chart's epplib/templates/_gke.yaml).
+    autopilot = bool(stack_capture(stack).one("gcp:container/cluster:Cluster").inputs.get("enableAutopilot"))
+    gmp = "gke-gmp-system" if autopilot else "gmp-system"
+    assert _granted(manifests, ns, gmp, "collector", group="", resource="secrets", verb="get", name=ref["name"]), (
+        f"hop 2: {gmp}/collector may not read the token Secret"
+    )
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_plan_names_the_cloud_monitoring_metric_of_every_hpa_metric(stack):
     manifests = _manifests(stack)
@@ -201,3 +328,32 @@ def test_relabel_follows_prometheus_anchoring():
     assert relabel(rules, {"__name__": "A"}) == {"__name__": "A"}
     rename = [{"sourceLabels": ["x"], "regex": "(a)-.*", "targetLabel": "y", "replacement": "$1", "action": "replace"}]
     assert relabel(rename, {"x": "a-b"})["y"] == "a"
+
+
+def _gateway_case(stack: str, drop) -> None:
+    """Follow the first gateway metric of ``stack`` through its manifests minus those ``drop`` selects."""
+    manifests = [m for m in _manifests(stack) if not drop(m)]
+    for hpa in (m for m in _manifests(stack) if m["kind"] == "HorizontalPodAutoscaler"):
+        for metric in hpa["spec"]["metrics"]:
+            selector = (metric.get("external") or {}).get("metric", {}).get("selector", {}).get("matchLabels", {})
+            if "metric.labels.name" in selector:
+                deployment = _find(_manifests(stack), "Deployment", "serving", hpa["spec"]["scaleTargetRef"]["name"])
+                _, name, kind = metric["external"]["metric"]["name"].split("|")
+                _gateway_hops(stack, manifests, "serving", deployment["spec"]["template"], selector, name, kind)
+                return
+    raise AssertionError(f"{stack} has no gateway metric")
+
+
+def test_the_gateway_path_breaks_without_the_collectors_secret_grant():
+    with pytest.raises(AssertionError, match="collector may not read"):
+        _gateway_case("staging", lambda m: m["kind"] == "RoleBinding" and "collector" in m["metadata"]["name"])
+
+
+def test_the_gateway_path_breaks_without_the_pickers_token_review():
+    with pytest.raises(AssertionError, match="tokenreviews"):
+        _gateway_case("prod", lambda m: m["kind"] == "ClusterRoleBinding" and m["metadata"]["name"].endswith("-epp"))
+
+
+def test_the_gateway_path_breaks_without_the_pool():
+    with pytest.raises(AssertionError, match="no InferencePool"):
+        _gateway_case("prod", lambda m: m["kind"] == "InferencePool")
