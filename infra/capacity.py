@@ -6,7 +6,7 @@ the plan (nodes per pool, with the models that need them) and the cost estimate 
 minimum replicas need, never fewer than ``minNodes``) all read this module, so they cannot
 disagree. Node allocatable comes from :func:`infra.catalog.allocatable` (GKE's documented
 reservations); a pod's need is its requests plus the GCS FUSE sidecar GKE injects beside it
-when it mounts a bucket. GKE's own DaemonSets (logging, metrics, device plugin, DCGM) also take
+when it mounts a bucket (with its file cache: infra/coldstart.py). GKE's own DaemonSets (logging, metrics, device plugin, DCGM) also take
 a little of every node; Google documents no figure for them, so they are not subtracted and the
 plan prints the room left on each node instead.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from infra import catalog
+from infra import catalog, coldstart
 from infra.config import (
     ComputeClassConfig,
     ConversionConfig,
@@ -53,24 +53,27 @@ class PodNeed:
         return (self.cpu, self.memory_gib, self.ephemeral_gib)
 
 
-def need(workload: str, resources: Resources, gpus: int, sidecar: bool) -> PodNeed:
-    extra = catalog.GCSFUSE_SIDECAR if sidecar else catalog.Allocatable(0, 0, 0)
+def need(workload: str, resources: Resources, gpus: int, sidecar: catalog.Allocatable | None) -> PodNeed:
+    """``sidecar``: the GCS FUSE sidecar's requests when the pod mounts a bucket (infra/coldstart.py)."""
+    extra = sidecar or catalog.Allocatable(0, 0, 0)
     return PodNeed(
         workload=workload,
         cpu=parse_quantity(resources.cpu) + extra.cpu,
         memory_gib=parse_quantity(resources.memory) / GIB + extra.memory_gib,
         ephemeral_gib=parse_quantity(resources.ephemeral_storage) / GIB + extra.ephemeral_gib,
         gpus=gpus,
-        sidecar=sidecar,
+        sidecar=sidecar is not None,
     )
 
 
 def model_need(model: ModelConfig) -> PodNeed:
-    return need(model.name, model.resources, model.gpu.count, uses_gcs_fuse(model))
+    return need(
+        model.name, model.resources, model.gpu.count, coldstart.sidecar(model) if uses_gcs_fuse(model) else None
+    )
 
 
 def conversion_need(conv: ConversionConfig) -> PodNeed:
-    return need(conv.name, conv.resources, conv.gpu.count if conv.gpu else 0, False)
+    return need(conv.name, conv.resources, conv.gpu.count if conv.gpu else 0, None)
 
 
 def node_allocatable(machine_type: str, disk_size_gb: int) -> catalog.Allocatable | None:

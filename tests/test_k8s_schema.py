@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 
 from tests.conftest import STACKS, as_pulumi_config, raw_with, stack_capture
+from tests.reality.captures import variant_capture
 from tests.reality import crds
 from tooling.offline import run_program
 from tooling.plan_text import kubernetes_manifest
@@ -41,6 +42,8 @@ def _all_stack_objects():
     out += [
         pytest.param(obj, id=f"ubuntu:{name}") for name, obj in _objects(run_program("t", as_pulumi_config(ubuntu)))
     ]
+    # GCS FUSE file caches (a pod-provided Memory cache volume) and the Run:ai streamer.
+    out += [pytest.param(obj, id=f"fuse-cache:{name}") for name, obj in _objects(variant_capture("fuse-cache"))]
     return out
 
 

@@ -40,7 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra import capacity, catalog
-from infra.config import GpuPool, ModelConfig, StackConfig, uses_gcs_fuse
+from infra.config import GpuPool, ModelConfig, StackConfig
 
 HOURS_PER_MONTH = 730
 # Autopilot sizes its nodes' boot disks itself, so a shape is chosen by CPU and memory only.
@@ -245,7 +245,7 @@ def autopilot_node(model: ModelConfig, prices: PriceTable) -> str:
     """The machine Autopilot provisions for one replica: the cheapest priced shape of the GPU's
     family that carries ``gpu.count`` GPUs and gives the pod its CPU and memory (GKE's allocatable)."""
     acc = catalog.ACCELERATORS[model.gpu.type]
-    pod = capacity.need(model.name, model.resources, model.gpu.count, uses_gcs_fuse(model))
+    pod = capacity.model_need(model)
     fitting = []
     for machine, rate in prices.machines.items():
         if catalog.machine_family(machine) != acc.machine_family:

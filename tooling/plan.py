@@ -25,7 +25,7 @@ from pathlib import Path
 import pulumi
 
 from infra import capacity, config
-from tooling import cost, offline, plan_diff, plan_report, signal_paths
+from tooling import cost, first_answer, offline, plan_diff, plan_report, signal_paths
 from tooling.offline import Capture
 from tooling.plan_text import describe, render_manifests, render_text
 
@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         config_map, _ = offline.read_stack_config(stack, args.project_dir)
         plans[stack] = plan_diff.snapshot(capture, _estimate(config_map, args.project_dir))
         capacities[stack] = _config_lines(config_map, args.project_dir)
+        if offline.project_name(args.project_dir) == offline.project_name():
+            section = first_answer.lines(plan_diff.stack_config_of(config_map), capture)
+            capacities[stack] += [*section, ""] if section else []
     document = plan_diff.normalized(plan_diff.PlanDocument(stacks=plans))
 
     if args.save:

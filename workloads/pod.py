@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.coldstart import CACHE_VOLUME, FuseMount
 from infra.config import COMPUTE_CLASS_LABEL
 from infra.config.values import parse_quantity
 from infra.node_pools import GPU_TAINT_KEY
@@ -154,12 +155,14 @@ def gcs_path(uri: str) -> str:
 
 
 def gcsfuse_volume(
-    bucket: pulumi.Input[str], path: str, uid: int, *, read_only: bool = True
+    bucket: pulumi.Input[str], path: str, uid: int, *, read_only: bool = True, extra: tuple[str, ...] = ()
 ) -> tuple[k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs]:
-    """A CSI ephemeral GCS FUSE volume of ``bucket`` (only ``path`` of it), owned by ``uid``."""
+    """A CSI ephemeral GCS FUSE volume of ``bucket`` (only ``path`` of it), owned by ``uid``;
+    ``extra``: further mount options (the file cache: infra/coldstart.py)."""
     options = ["implicit-dirs", f"uid={uid}", f"gid={uid}"]
     if path:
         options.append(f"only-dir={path}")
+    options += extra
     volume = k8s.core.v1.VolumeArgs(
         name=MODEL_VOLUME,
         csi=k8s.core.v1.CSIVolumeSourceArgs(
@@ -374,6 +377,20 @@ class PodParts:
         for volume, mount in scratch_volumes(ephemeral_storage, dirs):
             self.add(volume, mount)
 
-    def add_gcsfuse(self, bucket: pulumi.Input[str], path: str, uid: int, *, read_only: bool = True) -> None:
-        self.add(*gcsfuse_volume(bucket, path, uid, read_only=read_only))
+    def add_gcsfuse(
+        self, bucket: pulumi.Input[str], path: str, uid: int, *, read_only: bool = True, cache: FuseMount | None = None
+    ) -> None:
+        """Mount the bucket; ``cache``: its file cache's mount options, the sidecar's resources
+        (annotations) and, for a Memory cache, the pod's own ``gke-gcsfuse-cache`` emptyDir, which
+        the webhook then mounts into the sidecar instead of its disk-backed one."""
+        cache = cache or FuseMount()
+        self.add(*gcsfuse_volume(bucket, path, uid, read_only=read_only, extra=cache.options))
         self.annotations[GCSFUSE_ANNOTATION] = "true"
+        self.annotations.update(dict(cache.annotations))
+        if cache.memory_volume:
+            self.volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name=CACHE_VOLUME,
+                    empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit=cache.memory_volume),
+                )
+            )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.coldstart import FuseMount
 from infra.config import ModelConfig
 from infra.config.values import bucket_ref
 from workloads.drivers import DriverChoice
@@ -31,6 +32,8 @@ class Source:
     bucket: pulumi.Input[str] | None = None
     path: str = ""
     hf_id: str | None = None
+    # The FUSE mount's file cache (infra/coldstart.py); empty: no cache.
+    cache: FuseMount = field(default_factory=FuseMount)
 
 
 @dataclass

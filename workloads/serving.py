@@ -5,12 +5,14 @@ pieces from :mod:`workloads.pod`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import naming
+from infra import coldstart, naming
 from infra.config import ComponentArgs, ModelConfig, StackConfig
 from workloads import images, pod, predictor, torchserve, triton, vllm
 from workloads.context import Context
@@ -71,6 +73,7 @@ CONFIG_HASH_ANNOTATION = f"{naming.PROJECT}/config-hash"
 # the plan and `kubectl describe` show them, and a change of wording rolls no pod).
 IMAGE_UPSTREAM_ANNOTATION = f"{naming.PROJECT}/image-upstream"
 IMAGE_STREAMING_ANNOTATION = f"{naming.PROJECT}/image-streaming"
+FIRST_ANSWER_ANNOTATION = f"{naming.PROJECT}/time-to-first-answer"
 # Why an Autopilot pod selects its driver version (the plan prints it).
 DRIVER_ANNOTATION = f"{naming.PROJECT}/gpu-driver"
 
@@ -125,10 +128,16 @@ class ModelServerArgs(ComponentArgs):
     # The image as configured (or the server's default) when the pods pull it through a mirror.
     image_upstream: str | None = None
     image_streaming: str | None = None
+    # The cold-start estimate of a new replica and its startup probe budget (infra/coldstart.py).
+    first_answer: str | None = None
 
 
 def deployment_annotations(args: ModelServerArgs) -> dict[str, str] | None:
-    out = {IMAGE_UPSTREAM_ANNOTATION: args.image_upstream, IMAGE_STREAMING_ANNOTATION: args.image_streaming}
+    out = {
+        IMAGE_UPSTREAM_ANNOTATION: args.image_upstream,
+        IMAGE_STREAMING_ANNOTATION: args.image_streaming,
+        FIRST_ANSWER_ANNOTATION: args.first_answer,
+    }
     return {k: v for k, v in out.items() if v} or None
 
 
@@ -280,9 +289,13 @@ class ModelServer(pulumi.ComponentResource):
 HF_SECRET = "hf-token"
 
 
-def server_spec(model: ModelConfig, buckets: dict[str, pulumi.Input[str]], hf_secret: str | None) -> ServerSpec:
+def server_spec(
+    model: ModelConfig, buckets: dict[str, pulumi.Input[str]], hf_secret: str | None, *, autopilot: bool = False
+) -> ServerSpec:
     """The server-specific half of a model's pod."""
-    source = source_of(model.source, buckets)
+    source = dataclasses.replace(
+        source_of(model.source, buckets), cache=coldstart.fuse_mount(model, autopilot=autopilot)
+    )
     if model.server == "torchserve":
         return torchserve.spec(model, source)
     if model.server == "triton":
@@ -345,9 +358,18 @@ def model_servers(
             after += [classes[model.compute_class], *platform.capacity_for(None)]
         else:
             after += platform.capacity_for(model.gpu)
-        spec = server_spec(model, ctx.buckets, hf_secret)
+        spec = server_spec(model, ctx.buckets, hf_secret, autopilot=cfg.autopilot)
         upstream, spec.image = spec.image, ctx.server_image(spec.image)
         after += ctx.pulls(spec.image)
+        streams = ctx.streams(spec.image, model.gpu)
+        cold = coldstart.estimate(cfg, model, streamed=streams.startswith("yes"))
+        budget = coldstart.startup_seconds(cold, spec.probes.startup_seconds)
+        spec.probes = dataclasses.replace(spec.probes, startup_seconds=budget)
+        if cold.short:
+            pulumi.log.warn(
+                f"models {model.name}: startupSeconds {cold.explicit} is below the estimated "
+                f"{math.ceil(cold.in_pod)}s to load the weights and start the server (plan: Time to first answer)"
+            )
         out[model.name] = ModelServer(
             f"model-{model.name}",
             ModelServerArgs(
@@ -358,7 +380,8 @@ def model_servers(
                 node_pools=() if model.compute_class else ctx.pools(model.gpu),
                 autoscaled=model.autoscaling is not None,
                 image_upstream=upstream if upstream != spec.image else None,
-                image_streaming=ctx.streams(spec.image, model.gpu),
+                image_streaming=streams,
+                first_answer=coldstart.summary(cold, budget),
             ),
             spec=spec,
             provider=ctx.provider,

@@ -81,5 +81,5 @@ def spec(model: ModelConfig, source: Source) -> ServerSpec:
         config_dir=CONFIG_DIR,
     )
     if opts.model_store == "bucket" and source.bucket is not None:
-        out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user)
+        out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user, cache=source.cache)
     return out

@@ -75,7 +75,7 @@ def spec(model: ModelConfig, source: Source) -> ServerSpec:
         env=[DCGM_LOG_ENV],
     )
     if opts.repository == "fuse" and source.bucket is not None:
-        out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user)
+        out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user, cache=source.cache)
         out.args = args(model, MODEL_MOUNT)
     else:
         out.args = args(model, source.uri)

@@ -1,6 +1,7 @@
 """vLLM's OpenAI-compatible server (seed 004: Mistral-7B on L4) on port 8000, ``/health`` probes,
 Prometheus metrics on the same port. The model comes from Hugging Face (the token from a
-Kubernetes Secret made from a Pulumi secret) or from the bucket over GCS FUSE. Tensor-parallel
+Kubernetes Secret made from a Pulumi secret), from the bucket over GCS FUSE, or streamed from
+``gs://`` by the Run:ai model streamer (``vllm.loadFormat: runai_streamer``). Tensor-parallel
 size is the GPU count (``infra.config`` rejects anything else).
 
 The image runs as the stack's uid 1000, for which it has no passwd entry: torch's inductor asks
@@ -12,6 +13,7 @@ at one emptyDir that takes the pod's ephemeral storage but a small /tmp (kserve#
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config import ModelConfig
@@ -25,7 +27,9 @@ IMAGE = "vllm/vllm-openai:v0.11.0"
 IMAGE_CUDA = "12.8"
 USER = "vllm"
 PORTS = (Port("http", 8000),)
-STARTUP_SECONDS = 1800  # a 7B model is ~15 GB to download before the first /health 200
+# Without models[].weightsGb (no estimate, infra/coldstart.py): a 7B model is ~15 GB to download
+# before the first /health 200.
+STARTUP_SECONDS = 1800
 HF_TOKEN_KEY = "token"
 CACHE_DIR = "/data"
 # Where vLLM writes, seen with strace in tests/integration/test_vllm.py (0.11.0's parser, engine
@@ -36,10 +40,11 @@ CACHE_DIR = "/data"
 SCRATCH = (Scratch("cache", CACHE_DIR), Scratch("tmp", "/tmp", "1Gi"))
 
 
-def args(model: ModelConfig, model_ref: str) -> list[str]:
+def args(model: ModelConfig, model_ref: pulumi.Input[str]) -> list[pulumi.Input[str]]:
+    """``model_ref``: a Hugging Face id, the FUSE mount, or a gs:// URI (an Output: the bucket's name)."""
     opts = model.options
-    out = [
-        f"--model={model_ref}",
+    out: list[pulumi.Input[str]] = [
+        pulumi.Output.concat("--model=", model_ref) if not isinstance(model_ref, str) else f"--model={model_ref}",
         f"--served-model-name={opts.served_model_name or model.name}",
         f"--tensor-parallel-size={model.gpu.count}",
         "--host=0.0.0.0",
@@ -91,7 +96,11 @@ def spec(model: ModelConfig, source: Source, hf_secret: str | None) -> ServerSpe
                 k8s.core.v1.EnvVarArgs(name="HF_TOKEN", value_from=ref),
                 k8s.core.v1.EnvVarArgs(name="HUGGING_FACE_HUB_TOKEN", value_from=ref),
             ]
+    elif model.options.load_format == "runai_streamer":
+        # Streamed from gs:// by the Run:ai model streamer (infra/config/coldstart.py: the image
+        # must carry vllm[runai]); credentials come from Workload Identity, no bucket is mounted.
+        out.args = [*args(model, source.uri), "--load-format=runai_streamer"]
     else:
-        out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user)
+        out.parts.add_gcsfuse(source.bucket, source.path, model.run_as_user, cache=source.cache)
         out.args = args(model, MODEL_MOUNT)
     return out

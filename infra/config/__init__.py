@@ -53,6 +53,7 @@ from infra.config.base import (
     Server,
 )
 from infra.config.cluster import AuthorizedNetwork, ClusterConfig, FlowLogs, NetworkConfig, SystemPool
+from infra.config.coldstart import FuseCacheConfig, cache_bytes, fuse_cache
 from infra.config.compute import (
     CAPACITY_ORDER,
     COMPUTE_CLASS_LABEL,
@@ -140,6 +141,7 @@ __all__ = [
     "Driver",
     "Environment",
     "FlowLogs",
+    "FuseCacheConfig",
     "GpuPool",
     "GpuSharing",
     "IdentityConfig",
@@ -172,9 +174,11 @@ __all__ = [
     "WebappConfig",
     "bucket_fate",
     "bucket_ref",
+    "cache_bytes",
     "cross_checks",
     "decode_value",
     "format_errors",
+    "fuse_cache",
     "identity_subjects",
     "image_tag",
     "key_path",

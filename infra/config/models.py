@@ -20,6 +20,7 @@ from infra.config.base import (
     _quantity_field,
     _repeats,
 )
+from infra.config.coldstart import FuseCacheConfig, LoadFormat
 from infra.config.gateway import GatewayConfig
 from infra.config.pools import _autopilot_fit, _standard_fit
 from infra.config.values import _cidr, _digest, _gs, _gs_or_hf, _image_ref, bucket_ref, image_tag, parse_quantity
@@ -114,6 +115,9 @@ class VllmOptions(_Model):
     dtype: Literal["auto", "half", "float16", "bfloat16"] = "auto"
     max_num_seqs: int | None = Field(None, ge=1)
     served_model_name: str | None = None
+    load_format: LoadFormat = Field(
+        "auto", description="runai_streamer: stream safetensors from gs:// (needs an image with vllm[runai])"
+    )
 
 
 class PredictorOptions(_Model):
@@ -161,7 +165,16 @@ class ModelConfig(_Model):
         None, description="a computeClasses[].name: schedule on that class's capacity chain instead of gpuPools"
     )
     shm_size: str | None = Field(None, description="/dev/shm size limit; default per server")
-    startup_seconds: int | None = Field(None, ge=30, le=7200, description="model load budget; default per server")
+    startup_seconds: int | None = Field(
+        None, ge=30, le=7200, description="startup probe budget; default: derived from the cold-start estimate"
+    )
+    weights_gb: float | None = Field(
+        None, gt=0, description="size of the weight files (GB): sizes the FUSE cache and the cold-start estimate"
+    )
+    image_gb: float | None = Field(None, gt=0, description="size of the server image (GB) for the estimate")
+    fuse_cache: FuseCacheConfig | None = Field(
+        None, description="GCS FUSE file cache; default: on disk when weightsGb is set"
+    )
     run_as_user: int = Field(1000, ge=1, description="non-root UID the server runs as")
     torchserve: TorchServeOptions | None = None
     triton: TritonOptions | None = None
@@ -222,13 +235,13 @@ PREDICTOR_FT_IMAGE = "gcr.io/llm-containers/predict-triton"  # seed 001 with Fas
 def uses_gcs_fuse(model: ModelConfig) -> bool:
     """The model's pods mount its bucket with GCS FUSE (and so get the driver's sidecar):
     TorchServe reading .mar files from the bucket, Triton with ``repository: fuse``, vLLM with a
-    gs:// source (workloads/torchserve.py, triton.py, vllm.py)."""
+    gs:// source it does not stream (workloads/torchserve.py, triton.py, vllm.py)."""
     opts = model.options
     gs = model.source.startswith("gs://")
     return gs and (
         (model.server == "torchserve" and opts.model_store == "bucket")
         or (model.server == "triton" and opts.repository == "fuse")
-        or model.server == "vllm"
+        or (model.server == "vllm" and opts.load_format != "runai_streamer")
     )
 
 

@@ -150,7 +150,7 @@ def _misfit(cfg: StackConfig, at: tuple, pod: Any, requested: Resources, pools: 
     alloc = capacity.node_allocatable(pool.machine_type, pool.disk_size_gb)
     key, wanted, have = capacity.shortfalls(pod, alloc)[0]
     owner = "cluster.systemPool" if pool.name == "system" else f"gpuPools[{cfg.gpu_pools.index(pool)}]"
-    sidecar = " (with the GCS FUSE sidecar's requests)" if pod.sidecar else ""
+    sidecar = " (with the GCS FUSE sidecar's requests, its file cache included)" if pod.sidecar else ""
     unit = _UNIT[key]
     fix = (
         f"raise {owner}.diskSizeGb to at least {capacity.disk_for(wanted)}"

@@ -18,6 +18,7 @@ from infra.config.apps import (
 from infra.config.autoscaling import MetricsConfig, metrics_checks
 from infra.config.base import NAME_PREFIX_MAX, Environment, Problem, _dns_name, _Model
 from infra.config.cluster import ClusterConfig, NetworkConfig, cluster_checks
+from infra.config.coldstart import _cold_start_checks
 from infra.config.compute import ComputeClassConfig, compute_class_checks
 from infra.config.gateway import DEFAULT_PROXY_ONLY_CIDR, _gateway_checks, gateway_enabled
 from infra.config.models import ModelConfig, ModelGpu, _model_checks
@@ -191,6 +192,7 @@ def cross_checks(cfg: StackConfig) -> list[Problem]:
         *compute_class_checks(cfg),
         *_model_checks(cfg),
         *_gateway_checks(cfg),
+        *_cold_start_checks(cfg),
         *_conversion_checks(cfg),
         *_app_checks(cfg),
         *_storage_checks(cfg),

@@ -2,7 +2,7 @@
 the branches no example stack takes (a compute class with every capacity, GPU sharing, LATEST
 drivers, Ubuntu nodes, direct Workload Identity, an existing cluster, the IP endpoint from an
 authorized network, an external Inference Gateway scaling on the pool's KV cache, a gateway on an
-existing cluster)."""
+existing cluster, GCS FUSE file caches and the Run:ai streamer)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,33 @@ def variant_raws() -> dict[str, dict]:
     existing_gateway["registry"] = {
         "nodeServiceAccount": "shared-nodes@replace-with-your-project-id.iam.gserviceaccount.com"
     }
+    # Every cold-start branch on one Standard cluster: vLLM reading gs:// through GCS FUSE with a
+    # disk cache sized from its weights, Triton's FUSE repository with a Memory cache, and vLLM
+    # streaming gs:// with the Run:ai streamer from an image that installs it.
+    fuse = base_raw()
+    fuse["gpuPools"][0]["maxNodes"] = 4
+    fuse["models"] += [
+        {**vllm, "name": "llm-fuse", "source": "gs://{models}/llm", "weightsGb": 14.5},
+        {
+            "name": "onnx-fuse",
+            "server": "triton",
+            "gpu": {"type": "nvidia-tesla-t4", "count": 1},
+            "source": "gs://{models}/repo",
+            "triton": {"repository": "fuse"},
+            "weightsGb": 0.5,
+            "fuseCache": {"medium": "memory"},
+        },
+        {
+            **vllm,
+            "name": "llm-stream",
+            "source": "gs://{models}/llm",
+            "image": "us-central1-docker.pkg.dev/p/models/vllm-runai:0.11.0",
+            "vllm": {"loadFormat": "runai_streamer"},
+            "weightsGb": 14.5,
+        },
+    ]
     return {
+        "fuse-cache": fuse,
         "compute-class": classes,
         "external-gateway": external_gateway,
         "existing-gateway": existing_gateway,
