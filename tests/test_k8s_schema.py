@@ -10,8 +10,8 @@ import kubernetes_validate
 import pytest
 
 from tests.conftest import STACKS, as_pulumi_config, raw_with, stack_capture
-from tests.reality.captures import variant_capture
 from tests.reality import crds
+from tests.reality.captures import variant_capture
 from tooling.offline import run_program
 from tooling.plan_text import kubernetes_manifest
 
