@@ -53,7 +53,7 @@ from infra.config.base import (
     Server,
 )
 from infra.config.cluster import AuthorizedNetwork, ClusterConfig, FlowLogs, NetworkConfig, SystemPool
-from infra.config.coldstart import FuseCacheConfig, cache_bytes, fuse_cache
+from infra.config.coldstart import FuseCacheConfig, cache_bytes, fuse_cache, uses_gcs_fuse
 from infra.config.compute import (
     CAPACITY_ORDER,
     COMPUTE_CLASS_LABEL,
@@ -87,7 +87,6 @@ from infra.config.models import (
     TritonOptions,
     VllmOptions,
     model_image,
-    uses_gcs_fuse,
 )
 from infra.config.pools import GpuPool, GpuSharing, pool_can_hold, pool_capacity
 from infra.config.registry import UPSTREAMS, CachedImages, RegistryConfig, RemoteConfig, Upstream

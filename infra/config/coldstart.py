@@ -74,9 +74,20 @@ def cache_bytes(model: ModelConfig) -> int:
     return int((model.weights_gb or 0) * 1e9 * CACHE_HEADROOM)
 
 
-def _cold_start_checks(cfg: StackConfig) -> list[Problem]:
-    from infra.config.models import uses_gcs_fuse  # models imports this module
+def uses_gcs_fuse(model: ModelConfig) -> bool:
+    """The model's pods mount its bucket with GCS FUSE (and so get the driver's sidecar):
+    TorchServe reading .mar files from the bucket, Triton with ``repository: fuse``, vLLM with a
+    gs:// source it does not stream (workloads/torchserve.py, triton.py, vllm.py)."""
+    opts = model.options
+    gs = model.source.startswith("gs://")
+    return gs and (
+        (model.server == "torchserve" and opts.model_store == "bucket")
+        or (model.server == "triton" and opts.repository == "fuse")
+        or (model.server == "vllm" and opts.load_format != "runai_streamer")
+    )
 
+
+def _cold_start_checks(cfg: StackConfig) -> list[Problem]:
     problems: list[Problem] = []
     for i, model in enumerate(cfg.models):
         at = ("models", i)

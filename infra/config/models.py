@@ -232,19 +232,6 @@ PREDICTOR_IMAGE = "gcr.io/llm-containers/predict"  # seed 001 without FasterTran
 PREDICTOR_FT_IMAGE = "gcr.io/llm-containers/predict-triton"  # seed 001 with FasterTransformer
 
 
-def uses_gcs_fuse(model: ModelConfig) -> bool:
-    """The model's pods mount its bucket with GCS FUSE (and so get the driver's sidecar):
-    TorchServe reading .mar files from the bucket, Triton with ``repository: fuse``, vLLM with a
-    gs:// source it does not stream (workloads/torchserve.py, triton.py, vllm.py)."""
-    opts = model.options
-    gs = model.source.startswith("gs://")
-    return gs and (
-        (model.server == "torchserve" and opts.model_store == "bucket")
-        or (model.server == "triton" and opts.repository == "fuse")
-        or (model.server == "vllm" and opts.load_format != "runai_streamer")
-    )
-
-
 def model_image(model: ModelConfig) -> str | None:
     """The image a model runs: configured, or the predictor's seed 001 image; None = server default."""
     if model.image:
