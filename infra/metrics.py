@@ -44,7 +44,7 @@ API_SERVICES = (
 # ambient capabilities: kubernetes/kubernetes#56374). So the container runs as UID 0 like the
 # reference, with every capability dropped except NET_BIND_SERVICE, no privilege escalation and
 # the RuntimeDefault seccomp profile; this is the stack's one root workload, waived by name in the
-# policy pack (policies/rules/kubernetes.py ROOT_WAIVERS) and listed in README's exceptions.
+# policy pack (policies/rules/pod_security.py ROOT_WAIVERS) and listed in README's exceptions.
 ADAPTER_UID = 0
 SECURE_PORT = 443
 CERT_DIR = "/tmp/certs"

@@ -22,7 +22,20 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE
 
-from policies.rules import gateway, gke, gpu, iam, kubernetes, stack, storage
+from policies.rules import (
+    autoscaling,
+    gateway,
+    gke,
+    gpu,
+    iam,
+    images,
+    pod_resources,
+    pod_scheduling,
+    pod_security,
+    services,
+    stack,
+    storage,
+)
 from tooling.policy_check import engine_view
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -170,14 +183,14 @@ HAPPY = [
     (iam.no_primitive_roles, PROJECT_MEMBER, MEMBER_OK),
     (iam.no_public_members, PROJECT_MEMBER, MEMBER_OK),
     (iam.no_service_account_keys, "gcp:serviceaccount/account:Account", {"accountId": "serving"}),
-    (kubernetes.guaranteed_resources, DEPLOYMENT, DEPLOYMENT_OK),
-    (kubernetes.probes, DEPLOYMENT, DEPLOYMENT_OK),
-    (kubernetes.security_context, DEPLOYMENT, DEPLOYMENT_OK),
-    (kubernetes.image_pinned, DEPLOYMENT, DEPLOYMENT_OK),
-    (kubernetes.gpu_scheduling, DEPLOYMENT, DEPLOYMENT_OK),
-    (kubernetes.hpa_behavior, HPA, HPA_OK),
-    (kubernetes.hpa_bounds, HPA, HPA_OK),
-    (kubernetes.load_balancer_opt_in, SERVICE, LB_OK),
+    (pod_resources.guaranteed_resources, DEPLOYMENT, DEPLOYMENT_OK),
+    (pod_resources.probes, DEPLOYMENT, DEPLOYMENT_OK),
+    (pod_security.security_context, DEPLOYMENT, DEPLOYMENT_OK),
+    (images.image_pinned, DEPLOYMENT, DEPLOYMENT_OK),
+    (pod_scheduling.gpu_scheduling, DEPLOYMENT, DEPLOYMENT_OK),
+    (autoscaling.hpa_behavior, HPA, HPA_OK),
+    (autoscaling.hpa_bounds, HPA, HPA_OK),
+    (services.load_balancer_opt_in, SERVICE, LB_OK),
     (gateway.gateway_opt_in, GATEWAY, GATEWAY_OK),
 ]
 
@@ -426,7 +439,7 @@ FAILS = [
         "remove the member",
     ),
     (
-        kubernetes.guaranteed_resources,
+        pod_resources.guaranteed_resources,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "resources", "limits", "memory"),
@@ -434,7 +447,7 @@ FAILS = [
         "container 'server' requests memory 16Gi but is limited to 32Gi; set requests equal to limits",
     ),
     (
-        kubernetes.guaranteed_resources,
+        pod_resources.guaranteed_resources,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "resources", "limits", "cpu"),
@@ -443,7 +456,7 @@ FAILS = [
         "(Guaranteed QoS: a GPU pod is the last one evicted)",
     ),
     (
-        kubernetes.guaranteed_resources,
+        pod_resources.guaranteed_resources,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "resources", "requests", "nvidia.com/gpu"),
@@ -451,7 +464,7 @@ FAILS = [
         "container 'server' requests nvidia.com/gpu 2 but is limited to 1; set requests equal to limits",
     ),
     (
-        kubernetes.probes,
+        pod_resources.probes,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "readinessProbe"),
@@ -459,7 +472,7 @@ FAILS = [
         "container 'server' has no readinessProbe: traffic would reach it before the model is loaded",
     ),
     (
-        kubernetes.probes,
+        pod_resources.probes,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "livenessProbe"),
@@ -467,7 +480,7 @@ FAILS = [
         "container 'server' has no livenessProbe: a hung server would never be restarted",
     ),
     (
-        kubernetes.probes,
+        pod_resources.probes,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "startupProbe"),
@@ -475,7 +488,7 @@ FAILS = [
         "container 'server' has no startupProbe: loading a model takes minutes and liveness would kill the server first",
     ),
     (
-        kubernetes.security_context,
+        pod_security.security_context,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*POD, "securityContext", "runAsNonRoot"),
@@ -483,7 +496,7 @@ FAILS = [
         "container 'server' may run as root; set securityContext.runAsNonRoot true (pod or container)",
     ),
     (
-        kubernetes.security_context,
+        pod_security.security_context,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "securityContext", "privileged"),
@@ -491,7 +504,7 @@ FAILS = [
         "container 'server' is privileged (every device and capability of the node); remove securityContext.privileged",
     ),
     (
-        kubernetes.security_context,
+        pod_security.security_context,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "securityContext", "allowPrivilegeEscalation"),
@@ -499,7 +512,7 @@ FAILS = [
         "container 'server' allows privilege escalation; set securityContext.allowPrivilegeEscalation false",
     ),
     (
-        kubernetes.security_context,
+        pod_security.security_context,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "securityContext", "capabilities", "drop"),
@@ -507,7 +520,7 @@ FAILS = [
         "container 'server' keeps the runtime's default Linux capabilities; set securityContext.capabilities.drop [ALL]",
     ),
     (
-        kubernetes.security_context,
+        pod_security.security_context,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "securityContext", "capabilities", "add"),
@@ -516,7 +529,7 @@ FAILS = [
         "NET_BIND_SERVICE: remove them from securityContext.capabilities.add",
     ),
     (
-        kubernetes.security_context,
+        pod_security.security_context,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*POD, "securityContext", "seccompProfile"),
@@ -524,7 +537,7 @@ FAILS = [
         "container 'server' has no seccomp profile; set securityContext.seccompProfile.type RuntimeDefault (pod or container)",
     ),
     (
-        kubernetes.image_pinned,
+        images.image_pinned,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "image"),
@@ -532,7 +545,7 @@ FAILS = [
         "container 'server' image vllm/vllm-openai:latest is tagged latest in prod; pin a version tag or a digest",
     ),
     (
-        kubernetes.image_pinned,
+        images.image_pinned,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "image"),
@@ -540,7 +553,7 @@ FAILS = [
         "container 'server' image localhost:5000/t5 is untagged (pulls latest) in prod; pin a version tag or a digest",
     ),
     (
-        kubernetes.gpu_scheduling,
+        pod_scheduling.gpu_scheduling,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*POD, "nodeSelector"),
@@ -549,7 +562,7 @@ FAILS = [
         "cloud.google.com/gke-accelerator or cloud.google.com/compute-class (Autopilot rejects GPU pods without one)",
     ),
     (
-        kubernetes.gpu_scheduling,
+        pod_scheduling.gpu_scheduling,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*POD, "nodeSelector"),
@@ -558,7 +571,7 @@ FAILS = [
         "system label the class has a field for (priorities.gpu.type): remove the accelerator selector",
     ),
     (
-        kubernetes.gpu_scheduling,
+        pod_scheduling.gpu_scheduling,
         DEPLOYMENT,
         DEPLOYMENT_OK,
         (*C0, "resources"),
@@ -567,7 +580,7 @@ FAILS = [
         "a GPU node awake; remove the toleration or request nvidia.com/gpu",
     ),
     (
-        kubernetes.hpa_behavior,
+        autoscaling.hpa_behavior,
         HPA,
         HPA_OK,
         ("spec", "behavior"),
@@ -576,7 +589,7 @@ FAILS = [
         "stabilization window, so GPU replicas that take minutes to load are not removed on a dip",
     ),
     (
-        kubernetes.hpa_behavior,
+        autoscaling.hpa_behavior,
         HPA,
         HPA_OK,
         ("spec", "behavior", "scaleDown", "stabilizationWindowSeconds"),
@@ -585,7 +598,7 @@ FAILS = [
         "spec.behavior.scaleDown.stabilizationWindowSeconds",
     ),
     (
-        kubernetes.hpa_bounds,
+        autoscaling.hpa_bounds,
         HPA,
         HPA_OK,
         ("spec", "minReplicas"),
@@ -593,7 +606,7 @@ FAILS = [
         "HPA minReplicas 5 is above maxReplicas 3; the API server rejects it; lower min or raise max",
     ),
     (
-        kubernetes.load_balancer_opt_in,
+        services.load_balancer_opt_in,
         SERVICE,
         LB_OK,
         ("metadata", "labels", "gke-gpu-serving/public-load-balancer"),
@@ -643,15 +656,15 @@ UNKNOWNS = [
     (storage.force_destroy, BUCKET, BUCKET_OK, ("labels",), UNKNOWN_STRING_VALUE),
     (iam.no_primitive_roles, PROJECT_MEMBER, MEMBER_OK, ("role",), UNKNOWN_STRING_VALUE),
     (iam.no_public_members, PROJECT_MEMBER, MEMBER_OK, ("member",), UNKNOWN_STRING_VALUE),
-    (kubernetes.guaranteed_resources, DEPLOYMENT, DEPLOYMENT_OK, (*C0, "resources", "limits"), UNKNOWN_STRING_VALUE),
-    (kubernetes.probes, DEPLOYMENT, DEPLOYMENT_OK, (*C0, "readinessProbe"), UNKNOWN_STRING_VALUE),
-    (kubernetes.security_context, DEPLOYMENT, DEPLOYMENT_OK, (*POD, "securityContext"), UNKNOWN_STRING_VALUE),
-    (kubernetes.image_pinned, DEPLOYMENT, DEPLOYMENT_OK, (*C0, "image"), UNKNOWN_STRING_VALUE),
-    (kubernetes.gpu_scheduling, DEPLOYMENT, DEPLOYMENT_OK, (*POD, "nodeSelector"), UNKNOWN_STRING_VALUE),
-    (kubernetes.gpu_scheduling, DEPLOYMENT, DEPLOYMENT_OK, ("metadata", "namespace"), UNKNOWN_STRING_VALUE),
-    (kubernetes.hpa_behavior, HPA, HPA_OK, ("spec", "behavior"), UNKNOWN_STRING_VALUE),
-    (kubernetes.hpa_bounds, HPA, HPA_OK, ("spec", "minReplicas"), UNKNOWN_NUMBER_VALUE),
-    (kubernetes.load_balancer_opt_in, SERVICE, LB_OK, ("metadata", "labels"), UNKNOWN_STRING_VALUE),
+    (pod_resources.guaranteed_resources, DEPLOYMENT, DEPLOYMENT_OK, (*C0, "resources", "limits"), UNKNOWN_STRING_VALUE),
+    (pod_resources.probes, DEPLOYMENT, DEPLOYMENT_OK, (*C0, "readinessProbe"), UNKNOWN_STRING_VALUE),
+    (pod_security.security_context, DEPLOYMENT, DEPLOYMENT_OK, (*POD, "securityContext"), UNKNOWN_STRING_VALUE),
+    (images.image_pinned, DEPLOYMENT, DEPLOYMENT_OK, (*C0, "image"), UNKNOWN_STRING_VALUE),
+    (pod_scheduling.gpu_scheduling, DEPLOYMENT, DEPLOYMENT_OK, (*POD, "nodeSelector"), UNKNOWN_STRING_VALUE),
+    (pod_scheduling.gpu_scheduling, DEPLOYMENT, DEPLOYMENT_OK, ("metadata", "namespace"), UNKNOWN_STRING_VALUE),
+    (autoscaling.hpa_behavior, HPA, HPA_OK, ("spec", "behavior"), UNKNOWN_STRING_VALUE),
+    (autoscaling.hpa_bounds, HPA, HPA_OK, ("spec", "minReplicas"), UNKNOWN_NUMBER_VALUE),
+    (services.load_balancer_opt_in, SERVICE, LB_OK, ("metadata", "labels"), UNKNOWN_STRING_VALUE),
     (gateway.gateway_opt_in, GATEWAY, GATEWAY_OK, ("metadata", "labels"), UNKNOWN_STRING_VALUE),
     (gateway.gateway_opt_in, GATEWAY, GATEWAY_OK, ("spec", "gatewayClassName"), UNKNOWN_STRING_VALUE),
 ]
@@ -783,12 +796,12 @@ def test_environment_scope_is_configurable():
 
 def test_latest_image_is_allowed_in_dev():
     dev = changed(DEPLOYMENT_OK, ("metadata", "labels", "gke-gpu-serving/environment"), "dev")
-    assert violations(kubernetes.image_pinned, DEPLOYMENT, changed(dev, (*C0, "image"), "nginx:latest")) == []
+    assert violations(images.image_pinned, DEPLOYMENT, changed(dev, (*C0, "image"), "nginx:latest")) == []
 
 
 def test_digest_pinned_image_passes():
     image = "nginx@sha256:" + "a" * 64
-    assert violations(kubernetes.image_pinned, DEPLOYMENT, changed(DEPLOYMENT_OK, (*C0, "image"), image)) == []
+    assert violations(images.image_pinned, DEPLOYMENT, changed(DEPLOYMENT_OK, (*C0, "image"), image)) == []
 
 
 def test_unlabelled_cluster_is_judged_as_prod():
@@ -798,7 +811,7 @@ def test_unlabelled_cluster_is_judged_as_prod():
 
 def test_unlabelled_service_is_judged_as_prod():
     props = changed(LB_OK, ("metadata", "labels"), DELETE)
-    assert len(violations(kubernetes.load_balancer_opt_in, SERVICE, props)) == 1
+    assert len(violations(services.load_balancer_opt_in, SERVICE, props)) == 1
 
 
 def test_internal_gateway_needs_no_opt_in():
@@ -816,14 +829,14 @@ def test_a_gateway_class_the_pack_does_not_know_is_judged_external():
 def test_internal_load_balancer_needs_no_opt_in():
     props = changed(LB_OK, ("metadata", "labels", "gke-gpu-serving/public-load-balancer"), DELETE)
     props["metadata"]["annotations"] = {"networking.gke.io/load-balancer-type": "Internal"}
-    assert violations(kubernetes.load_balancer_opt_in, SERVICE, props) == []
+    assert violations(services.load_balancer_opt_in, SERVICE, props) == []
 
 
 def test_kube_system_is_exempt_from_container_rules():
     privileged = changed(DEPLOYMENT_OK, (*C0, "securityContext", "privileged"), True)
     system = changed(privileged, ("metadata", "namespace"), "kube-system")
-    assert violations(kubernetes.security_context, DEPLOYMENT, system) == []
-    assert violations(kubernetes.security_context, DEPLOYMENT, privileged) != []
+    assert violations(pod_security.security_context, DEPLOYMENT, system) == []
+    assert violations(pod_security.security_context, DEPLOYMENT, privileged) != []
 
 
 def _root_adapter(add: list[str]) -> dict:
@@ -833,21 +846,21 @@ def _root_adapter(add: list[str]) -> dict:
 
 
 def test_the_waived_root_workload_passes_with_only_net_bind_service():
-    assert violations(kubernetes.security_context, DEPLOYMENT, _root_adapter(["NET_BIND_SERVICE"])) == []
+    assert violations(pod_security.security_context, DEPLOYMENT, _root_adapter(["NET_BIND_SERVICE"])) == []
 
 
 def test_a_waived_root_workload_may_also_keep_no_capability_at_all():
-    assert violations(kubernetes.security_context, DEPLOYMENT, _root_adapter([])) == []
+    assert violations(pod_security.security_context, DEPLOYMENT, _root_adapter([])) == []
 
 
 def test_the_waived_root_workload_fails_with_any_other_capability():
-    found = violations(kubernetes.security_context, DEPLOYMENT, _root_adapter(["NET_BIND_SERVICE", "SYS_ADMIN"]))
+    found = violations(pod_security.security_context, DEPLOYMENT, _root_adapter(["NET_BIND_SERVICE", "SYS_ADMIN"]))
     assert any("may run as root" in f for f in found) and any("SYS_ADMIN" in f for f in found)
 
 
 def test_root_with_net_bind_service_is_refused_for_a_workload_not_waived():
     other = changed(_root_adapter(["NET_BIND_SERVICE"]), ("metadata", "name"), "other")
-    assert violations(kubernetes.security_context, DEPLOYMENT, other) == [
+    assert violations(pod_security.security_context, DEPLOYMENT, other) == [
         "container 'server' may run as root; set securityContext.runAsNonRoot true (pod or container)"
     ]
 
@@ -855,35 +868,35 @@ def test_root_with_net_bind_service_is_refused_for_a_workload_not_waived():
 def test_a_named_workload_can_be_exempted_in_config():
     privileged = changed(DEPLOYMENT_OK, (*C0, "securityContext", "privileged"), True)
     config = {"exemptWorkloads": ["serving/t5"]}
-    assert violations(kubernetes.security_context, DEPLOYMENT, privileged, config) == []
+    assert violations(pod_security.security_context, DEPLOYMENT, privileged, config) == []
 
 
 def test_jobs_need_no_probes_but_their_cronjob_pods_are_read():
     job = changed(DEPLOYMENT_OK, (*C0, "livenessProbe"), DELETE) | {"kind": "Job", "apiVersion": "batch/v1"}
-    assert violations(kubernetes.probes, "kubernetes:batch/v1:Job", job) == []
+    assert violations(pod_resources.probes, "kubernetes:batch/v1:Job", job) == []
     cron = {
         "kind": "CronJob",
         "metadata": DEPLOYMENT_OK["metadata"],
         "spec": {"jobTemplate": {"spec": changed(DEPLOYMENT_OK, (*C0, "image"), "t5:latest")["spec"]}},
     }
-    assert len(violations(kubernetes.image_pinned, "kubernetes:batch/v1:CronJob", cron)) == 1
+    assert len(violations(images.image_pinned, "kubernetes:batch/v1:CronJob", cron)) == 1
 
 
 def test_daemonset_may_tolerate_gpu_nodes_without_requesting_gpus():
     cpu_only = changed(DEPLOYMENT_OK, (*C0, "resources"), {"limits": {"cpu": "1", "memory": "1Gi"}})
     daemonset = cpu_only | {"kind": "DaemonSet"}
-    assert violations(kubernetes.gpu_scheduling, "kubernetes:apps/v1:DaemonSet", daemonset) == []
+    assert violations(pod_scheduling.gpu_scheduling, "kubernetes:apps/v1:DaemonSet", daemonset) == []
 
 
 def test_gpu_pod_on_a_compute_class_selects_the_class_alone():
     on_class = changed(DEPLOYMENT_OK, (*POD, "nodeSelector"), {"cloud.google.com/compute-class": "l4-serving"})
-    assert violations(kubernetes.gpu_scheduling, DEPLOYMENT, on_class) == []
+    assert violations(pod_scheduling.gpu_scheduling, DEPLOYMENT, on_class) == []
 
 
 def test_limits_alone_are_guaranteed():
     """Kubernetes copies a limit into a missing request."""
     props = changed(DEPLOYMENT_OK, (*C0, "resources", "requests"), DELETE)
-    assert violations(kubernetes.guaranteed_resources, DEPLOYMENT, props) == []
+    assert violations(pod_resources.guaranteed_resources, DEPLOYMENT, props) == []
 
 
 def test_soft_delete_defaults_to_seven_days_when_not_set():
