@@ -92,7 +92,7 @@ def workload_pool(project: str) -> str:
 # Prometheus; the GPU autoscaling signals rely on it. It reads GKE-managed drivers, so pools
 # that install drivers with the DaemonSet are not expected to report DCGM metrics.
 # HPA, POD and DEPLOYMENT are GKE's kube-state-metrics packages: the dashboard's replica tiles and
-# the "HPA at max" / "GPU pods unschedulable" alerts (infra/metrics.py) query them.
+# the "HPA at max" / "GPU pods unschedulable" alerts (infra/monitoring.py) query them.
 MONITORING_COMPONENTS = ("SYSTEM_COMPONENTS", "DCGM", "HPA", "POD", "DEPLOYMENT")
 # container.v1 GatewayAPIConfig.channel: "Gateway API support is enabled, standard CRDs are installed"
 # (CHANNEL_EXPERIMENTAL is deprecated there: "use CHANNEL_STANDARD instead").
