@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from infra import capacity, catalog, naming, signals
-from infra.cluster import ClusterArgs
+from infra.cluster_spec import ClusterArgs
 from infra.config import UPSTREAMS, BucketConfig, ModelConfig, StackConfig, identity_subjects
 from infra.config.values import bucket_ref
 from infra.gpu_driver import variant_for_image_type
