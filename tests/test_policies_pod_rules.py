@@ -8,7 +8,7 @@ import pytest
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE
 
 from policies.rules import images, pod_security
-from tests.test_policies_rules import C0, DELETE, DEPLOYMENT, DEPLOYMENT_OK, POD, changed, violations
+from tests.policy_harness import C0, DELETE, DEPLOYMENT, DEPLOYMENT_OK, POD, changed, violations
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 TAGGED = "us-central1-docker.pkg.dev/p/models/t5:1.0-gpu"
