@@ -20,7 +20,8 @@ from infra.cluster import GkeCluster
 from infra.config import ModelGpu, StackConfig
 from infra.gpu_driver import NvidiaDriverInstaller
 from infra.identity import WorkloadIdentity
-from infra.metrics import CustomMetricsAdapter, Monitoring
+from infra.metrics import CustomMetricsAdapter
+from infra.monitoring import Monitoring
 from infra.network import Network
 from infra.node_pools import GpuNodePool
 from infra.platform_args import (

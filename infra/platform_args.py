@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 
 from infra import capacity, catalog, naming, signals
-from infra.cluster import ClusterArgs
+from infra.cluster_spec import ClusterArgs
 from infra.config import UPSTREAMS, BucketConfig, ModelConfig, StackConfig, identity_subjects
 from infra.config.values import bucket_ref
 from infra.gpu_driver import variant_for_image_type
 from infra.identity import IdentityArgs
-from infra.metrics import AdapterArgs, ModelPanel, MonitoringArgs, Scope
+from infra.metrics import AdapterArgs
+from infra.monitoring import ModelPanel, MonitoringArgs, Scope
 from infra.network import NetworkArgs
 from infra.node_pools import GpuPoolArgs
 from infra.registry import RegistryArgs, RemoteArgs

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from infra import config, metrics, signals
+from infra import config, monitoring, signals
 from tests.conftest import STACKS, raw_with, run_raw, stack_capture
 from tests.test_config import NS, model, only_line_for
 from workloads import autoscaling
@@ -263,9 +263,9 @@ def test_dcgm_reexport_keeps_only_the_renamed_metrics():
 
 
 def test_dashboard_has_replica_and_gpu_tiles_per_model():
-    panels = [metrics.ModelPanel(name=n, server="vllm", namespace="serving") for n in ("a", "b")]
-    scope = metrics.Scope(cluster="c", location="us-central1")
-    dashboard = json.loads(metrics.dashboard_json("x", panels, scope))
+    panels = [monitoring.ModelPanel(name=n, server="vllm", namespace="serving") for n in ("a", "b")]
+    scope = monitoring.Scope(cluster="c", location="us-central1")
+    dashboard = json.loads(monitoring.dashboard_json("x", panels, scope))
     titles = [t["widget"]["title"] for t in dashboard["mosaicLayout"]["tiles"]]
     assert {"a: available replicas", "b: GPU utilisation (%)"} <= set(titles)
 

@@ -6,7 +6,20 @@ Imports are relative so the package loads as ``rules`` (the Pulumi CLI runs the 
 
 from __future__ import annotations
 
-from . import gateway, gke, gpu, iam, kubernetes, stack, storage
+from . import (
+    autoscaling,
+    gateway,
+    gke,
+    gpu,
+    iam,
+    images,
+    pod_resources,
+    pod_scheduling,
+    pod_security,
+    services,
+    stack,
+    storage,
+)
 
 PACK_NAME = "gke-gpu-serving"
 
@@ -15,7 +28,12 @@ POLICIES = [
     *gpu.POLICIES,
     *storage.POLICIES,
     *iam.POLICIES,
-    *kubernetes.POLICIES,
+    *pod_resources.POLICIES,
+    *pod_security.POLICIES,
+    *images.POLICIES,
+    *pod_scheduling.POLICIES,
+    *autoscaling.POLICIES,
+    *services.POLICIES,
     *gateway.POLICIES,
     *stack.POLICIES,
 ]

@@ -16,7 +16,7 @@ import json
 import pulumi_gcp as gcp
 import pytest
 
-from infra import cluster, config, network, node_pools, registry
+from infra import cluster_spec, config, network, node_pools, registry
 from tests.conftest import STACKS, stack_capture
 from tests.reality import api_fields, discovery
 from tests.reality.captures import CAPTURES
@@ -111,7 +111,7 @@ def test_enabled_services_are_google_apis():
 
 def test_every_monitoring_component_is_a_container_api_value():
     allowed = discovery.enum("container.v1", "MonitoringComponentConfig", "enableComponents[]")
-    assert set(cluster.MONITORING_COMPONENTS) <= set(allowed)
+    assert set(cluster_spec.MONITORING_COMPONENTS) <= set(allowed)
 
 
 def test_every_driver_version_is_a_container_api_value():
@@ -219,4 +219,4 @@ def test_the_proxy_only_subnets_purpose_and_role_are_compute_api_values():
 def test_the_gateway_api_channel_is_a_current_container_api_value():
     node = discovery.field("container.v1", "GatewayAPIConfig", "channel")
     current = {v for v, old in zip(node["enum"], node["enumDeprecated"], strict=True) if not old}
-    assert cluster.GATEWAY_API_CHANNEL in current - {"CHANNEL_UNSPECIFIED", "CHANNEL_DISABLED"}
+    assert cluster_spec.GATEWAY_API_CHANNEL in current - {"CHANNEL_UNSPECIFIED", "CHANNEL_DISABLED"}
