@@ -6,9 +6,10 @@ the plan (nodes per pool, with the models that need them) and the cost estimate 
 minimum replicas need, never fewer than ``minNodes``) all read this module, so they cannot
 disagree. Node allocatable comes from :func:`infra.catalog.allocatable` (GKE's documented
 reservations); a pod's need is its requests plus the GCS FUSE sidecar GKE injects beside it
-when it mounts a bucket (with its file cache: infra/coldstart.py). GKE's own DaemonSets (logging, metrics, device plugin, DCGM) also take
-a little of every node; Google documents no figure for them, so they are not subtracted and the
-plan prints the room left on each node instead.
+when it mounts a bucket (its file cache included: infra/coldstart.py). GKE's own DaemonSets
+(logging, metrics, device plugin, DCGM) also take a little of every node; Google documents no
+figure for them, so they are not subtracted and the plan prints the room left on each node
+instead.
 
 Pods are placed on the first pool (in config order) that holds them; the scheduler may spread
 a model over several such pools, which can only lower the count of another. Pure functions.
