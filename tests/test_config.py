@@ -1,4 +1,9 @@
-"""Every configuration rule rejects bad input with one line naming the key path and the fix."""
+"""Every configuration rule rejects bad input with one line naming the key path and the fix.
+
+The helpers here (``NS``, ``errors``, ``only_line_for``, ``model``) are shared by the other config
+tests. The rules on reaching and hardening the cluster are in ``tests/test_config_hardening.py``,
+malformed stack files in ``tests/test_config_stack_files.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from infra import config
-from tests.conftest import as_pulumi_config, base_raw, raw_with, run_raw
-from tooling.offline import PROJECT_DIR, Capture, run_program
+from tests.conftest import as_pulumi_config, base_raw, raw_with
+from tooling.offline import Capture, run_program
 
 NS = "gke-gpu-serving"
 
@@ -330,47 +335,6 @@ def test_image_tag(image, tag):
     assert config.image_tag(image) == tag
 
 
-# Control-plane endpoint (the deploy workflow must reach what the kubeconfig names) -------------
-
-VPN = [{"cidr": "10.0.0.0/8", "displayName": "vpn"}]
-
-
-def _cluster(**changes) -> dict:
-    return raw_with(cluster={**base_raw()["cluster"], "masterAuthorizedNetworks": VPN, **changes})
-
-
-def test_ip_kubeconfig_behind_authorized_networks_without_deploy_networks_is_rejected():
-    line = only_line_for(_cluster(kubeconfigEndpoint="ip"), f"{NS}:cluster.kubeconfigEndpoint")
-    assert '"ip"' in line and "GitHub-hosted runners" in line and "kubeconfigEndpoint: dns" in line
-
-
-def test_deploy_network_outside_the_authorized_networks_is_rejected():
-    raw = _cluster(kubeconfigEndpoint="ip", deployNetworks=["192.168.0.0/24"])
-    line = only_line_for(raw, f"{NS}:cluster.deployNetworks[0]")
-    assert '"192.168.0.0/24"' in line and "masterAuthorizedNetworks" in line
-
-
-def test_ip_kubeconfig_from_an_authorized_deploy_network_is_accepted():
-    config.parse(_cluster(kubeconfigEndpoint="ip", deployNetworks=["10.8.0.0/16"]))
-
-
-def test_dns_kubeconfig_without_the_dns_endpoint_is_rejected():
-    raw = raw_with(cluster={**base_raw()["cluster"], "dnsEndpoint": False, "kubeconfigEndpoint": "dns"})
-    assert "dnsEndpoint: false" in only_line_for(raw, f"{NS}:cluster.kubeconfigEndpoint")
-
-
-def test_the_kubeconfig_uses_the_dns_endpoint_unless_told_otherwise():
-    assert config.parse(_cluster()).cluster.kubeconfig_via == "dns"
-    assert (
-        config.parse(raw_with(cluster={**base_raw()["cluster"], "dnsEndpoint": False})).cluster.kubeconfig_via == "ip"
-    )
-
-
-def test_a_malformed_deploy_network_names_its_key():
-    raw = _cluster(kubeconfigEndpoint="ip", deployNetworks=["10.0.0.1/8"])
-    assert "is not a CIDR range" in only_line_for(raw, f"{NS}:cluster.deployNetworks")
-
-
 # Image references ------------------------------------------------------------------------------
 
 
@@ -406,86 +370,3 @@ def test_malformed_image_references_name_the_key_and_the_form(image, why):
 def test_webapp_conversion_and_load_test_images_are_checked_too():
     raw = raw_with(loadTest={"model": "t5-small", "image": "Locust:2"})
     assert "is not an image reference" in only_line_for(raw, f"{NS}:loadTest.image")
-
-
-# Malformed stack files -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("config:\n  gcp:project: [unclosed\n", "Pulumi.t.yaml, line 3, column 1: YAML syntax error"),
-        ("config: just-a-string\n", "Pulumi.t.yaml: config: is a string, not a mapping"),
-        ("- a list\n", "Pulumi.t.yaml: is a YAML list, not a mapping"),
-    ],
-)
-def test_a_malformed_stack_file_is_one_line_naming_the_file_and_the_fix(tmp_path, text, expected):
-    path = tmp_path / "Pulumi.t.yaml"
-    path.write_text(text)
-    with pytest.raises(config.ConfigError) as info:
-        config.read_stack_file(path)
-    (line,) = info.value.lines
-    assert line.startswith(expected) and ("fix" in line or "write" in line or "a stack file is" in line)
-
-
-def test_a_structured_key_of_the_wrong_shape_names_the_key_and_the_fix():
-    line = only_line_for(raw_with(cluster="oops"), f"{NS}:cluster")
-    assert "is a string, not a mapping: write its settings as a YAML mapping" in line
-
-
-def test_a_list_key_given_a_mapping_says_to_write_a_list():
-    line = only_line_for(raw_with(gpuPools={"name": "t4"}), f"{NS}:gpuPools")
-    assert "is a mapping, not a list" in line
-
-
-def test_the_plan_prints_a_malformed_stack_file_without_a_traceback(tmp_path, capsys):
-    from tooling import plan
-
-    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
-    (tmp_path / "Pulumi.t.yaml").write_text("config: [\n")
-    assert plan.main(["--stack", "t", "--project-dir", str(tmp_path)]) == plan.EXIT_CONFIG
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "Pulumi.t.yaml, line" in err
-
-
-# Hardening options --------------------------------------------------------------------------------
-
-
-def test_rbac_groups_must_be_the_gke_security_groups_group():
-    raw = raw_with(cluster={**base_raw()["cluster"], "rbacGroups": "admins@example.com"})
-    assert "gke-security-groups@<domain>" in only_line_for(raw, f"{NS}:cluster.rbacGroups")
-
-
-def test_rbac_groups_reach_the_cluster():
-    raw = raw_with(cluster={**base_raw()["cluster"], "rbacGroups": "gke-security-groups@example.com"})
-    c = run_raw(raw).one("gcp:container/cluster:Cluster").inputs
-    assert c["authenticatorGroupsConfig"] == {"securityGroup": "gke-security-groups@example.com"}
-
-
-def test_intranode_visibility_on_autopilot_is_rejected():
-    raw = raw_with(
-        cluster={
-            "mode": "autopilot",
-            "location": "us-central1",
-            "deletionProtection": False,
-            "intranodeVisibility": True,
-        },
-        gpuPools=[],
-        models=[],
-    )
-    assert "enable_autopilot" in only_line_for(raw, f"{NS}:cluster.intranodeVisibility")
-
-
-def test_flow_logs_on_an_existing_network_are_rejected():
-    raw = raw_with(network={"mode": "existing", "name": "n", "subnetwork": "s", "flowLogs": {"enabled": True}})
-    assert "existing network" in only_line_for(raw, f"{NS}:network.flowLogs.enabled")
-
-
-def test_flow_log_sampling_is_a_fraction():
-    raw = raw_with(network={"flowLogs": {"sampling": 1.5}})
-    assert only_line_for(raw, f"{NS}:network.flowLogs.sampling")
-
-
-def test_enterprise_security_posture_is_not_offered():
-    raw = raw_with(cluster={**base_raw()["cluster"], "securityPosture": "enterprise"})
-    assert only_line_for(raw, f"{NS}:cluster.securityPosture")

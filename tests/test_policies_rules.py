@@ -7,7 +7,8 @@ pulumi-policy's unknown-checking proxy, as the analyzer builds them) into the po
 ``validate`` with real ``ResourceValidationArgs``. No test constructs ``PolicyPack``.
 
 The rows are by domain, each file with the details its tables cannot show:
-``tests/test_policies_rules_gcp.py`` (GKE, GPU node pools, buckets, IAM) and
+``tests/test_policies_rules_gke.py`` (GKE, GPU node pools),
+``tests/test_policies_rules_storage_iam.py`` (buckets, IAM) and
 ``tests/test_policies_rules_kubernetes.py`` (pods, HPAs, Services, Gateways). The stack policies
 are ``tests/test_policies_rules_stack.py``; the shared resources and helpers are
 ``tests/policy_harness.py``.
@@ -17,19 +18,24 @@ from __future__ import annotations
 
 import pytest
 
-from tests import test_policies_rules_gcp as gcp_rows
+from tests import test_policies_rules_gke as gke_rows
 from tests import test_policies_rules_kubernetes as k8s_rows
+from tests import test_policies_rules_storage_iam as storage_iam_rows
 from tests.policy_harness import changed, violations
 
 # (policy, type, happy-path props)
-HAPPY = [*gcp_rows.HAPPY, *k8s_rows.HAPPY]
+HAPPY = [*gke_rows.HAPPY, *storage_iam_rows.HAPPY, *k8s_rows.HAPPY]
 # (policy, type, props, path, new value, exact message)
-FAILS = [*gcp_rows.FAILS, *k8s_rows.FAILS]
+FAILS = [*gke_rows.FAILS, *storage_iam_rows.FAILS, *k8s_rows.FAILS]
 # (policy, type, props, path) whose value becomes unknown at preview; the sentinel fits the field.
-UNKNOWNS = [*gcp_rows.UNKNOWNS, *k8s_rows.UNKNOWNS]
+UNKNOWNS = [*gke_rows.UNKNOWNS, *storage_iam_rows.UNKNOWNS, *k8s_rows.UNKNOWNS]
 # Resources that fail the rule unless the unknown value (their environment or namespace) is what
 # keeps the rule from deciding.
-FAILING_OTHERWISE = {**gcp_rows.FAILING_OTHERWISE, **k8s_rows.FAILING_OTHERWISE}
+FAILING_OTHERWISE = {
+    **gke_rows.FAILING_OTHERWISE,
+    **storage_iam_rows.FAILING_OTHERWISE,
+    **k8s_rows.FAILING_OTHERWISE,
+}
 
 
 @pytest.mark.parametrize(("policy", "type_token", "props"), HAPPY, ids=lambda v: getattr(v, "name", None))
@@ -71,7 +77,7 @@ def test_every_rule_has_a_failing_case_and_an_unknown_case():
     resource_rules = {p.name for p, _, _ in HAPPY}
     failing = {f[0].name for f in FAILS}
     unknown = {u[0].name for u in UNKNOWNS}
-    # Tested by resource type alone, in tests/test_policies_rules_gcp.py.
+    # Tested by resource type alone, in tests/test_policies_rules_storage_iam.py.
     type_only = {"iam-no-authoritative-project-iam", "iam-no-service-account-keys"}
     assert resource_rules - type_only <= failing
     assert resource_rules - type_only <= unknown

@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import stack_capture
 from tests.reality.captures import CAPTURES
-from tests.reality.preconditions import PRECONDITIONS, Graph, _gateway_prerequisites
+from tests.reality.graph import Graph
+from tests.reality.preconditions import PRECONDITIONS, _gateway_prerequisites
 from tooling.offline import Capture
 
 

@@ -12,7 +12,8 @@ import pytest
 from infra import config
 from tests.conftest import LOAD_BALANCER_KINDS, STACKS
 from tests.reality.captures import CAPTURES
-from tests.reality.preconditions import CLUSTER, SERVICE, Graph, pulled_repositories
+from tests.reality.graph import SERVICE, Graph, pulled_repositories
+from tests.reality.preconditions import CLUSTER
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BUCKET = "gcp:storage/bucket:Bucket"
