@@ -157,7 +157,6 @@ class Step:
 class ColdStart:
     model: str
     steps: tuple[Step, ...]
-    budget: int | None  # derived startup probe budget; None without weightsGb
     explicit: int | None  # models[].startupSeconds
 
     @property
@@ -165,6 +164,13 @@ class ColdStart:
         """Seconds the startup probe has to cover: weights and server start."""
         parts = [s.seconds for s in self.steps if s.name in ("weights", "start")]
         return None if None in parts else sum(parts)
+
+    @property
+    def budget(self) -> int | None:
+        """The derived startup probe budget; None when a size is missing (no weightsGb)."""
+        if self.in_pod is None:
+            return None
+        return max(MIN_BUDGET_SECONDS, 60 * math.ceil(BUDGET_FACTOR * self.in_pod / 60))
 
     @property
     def total(self) -> float | None:
@@ -239,11 +245,7 @@ def estimate(cfg: StackConfig, model: ModelConfig, *, streamed: bool | None) -> 
         _weights(cfg, model),
         Step("start", START_SECONDS[model.server], f"{model.server} engine start (assumption)"),
     )
-    out = ColdStart(model.name, steps, None, model.startup_seconds)
-    if out.in_pod is None:
-        return out
-    budget = max(MIN_BUDGET_SECONDS, 60 * math.ceil(BUDGET_FACTOR * out.in_pod / 60))
-    return ColdStart(model.name, steps, budget, model.startup_seconds)
+    return ColdStart(model.name, steps, model.startup_seconds)
 
 
 def startup_seconds(cold: ColdStart, default: int) -> int:

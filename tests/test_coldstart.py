@@ -32,8 +32,7 @@ def _cfg(**model) -> config.StackConfig:
 
 
 def _pod(capture, name: str = "llm") -> dict:
-    dep = next(d for d in capture.of_type(DEPLOYMENT) if d.name == f"model-{name}-deployment")
-    return dep.inputs["spec"]["template"]
+    return capture.one(DEPLOYMENT, f"model-{name}-deployment").inputs["spec"]["template"]
 
 
 # Config rules ----------------------------------------------------------------------------------

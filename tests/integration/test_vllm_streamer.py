@@ -26,7 +26,7 @@ ASSET = Path(__file__).parent / "assets" / "vllm_parse.py"
 
 def _container(name: str) -> dict:
     capture = variant_capture("fuse-cache")
-    dep = next(d for d in capture.of_type("kubernetes:apps/v1:Deployment") if d.name == f"model-{name}-deployment")
+    dep = capture.one("kubernetes:apps/v1:Deployment", f"model-{name}-deployment")
     return dep.inputs["spec"]["template"]["spec"]["containers"][0]
 
 

@@ -173,7 +173,7 @@ def test_the_webhook_defaults_are_the_catalogs_sidecar():
 
 def test_a_streamed_model_mounts_no_bucket_and_reads_it_as_its_own_account():
     capture = variant_capture("fuse-cache")
-    dep = next(d for d in capture.of_type("kubernetes:apps/v1:Deployment") if d.name == "model-llm-stream-deployment")
+    dep = capture.one("kubernetes:apps/v1:Deployment", "model-llm-stream-deployment")
     volumes = dep.inputs["spec"]["template"]["spec"]["volumes"]
     grants = [
         r.inputs["role"]
