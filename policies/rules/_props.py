@@ -161,6 +161,17 @@ def in_scope(environment: Any, environments: Iterable[str]) -> bool:
     return environment is not UNKNOWN and environment in set(environments)
 
 
+# The label an operator sets to opt a prod object in to an external load balancer (Services and
+# Gateways share it; each rule's ``optInLabel`` config defaults to it).
+OPT_IN_LABEL = "gke-gpu-serving/public-load-balancer"
+
+
+def opted_in(props: Any, label: str) -> bool:
+    """The object carries ``label: "true"``, or its labels are not known yet (preview)."""
+    value = get(props, "metadata", "labels", label)
+    return value is UNKNOWN or value == "true"
+
+
 # Kubernetes quantities ------------------------------------------------------------------------
 
 _SUFFIXES = {

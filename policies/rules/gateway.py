@@ -16,13 +16,21 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from ._props import UNKNOWN, environments_config, get, in_scope, k8s_environment, resource_policy
+from ._props import (
+    OPT_IN_LABEL,
+    UNKNOWN,
+    environments_config,
+    get,
+    in_scope,
+    k8s_environment,
+    opted_in,
+    resource_policy,
+)
 
 GATEWAY_TYPES = (
     "kubernetes:gateway.networking.k8s.io/v1:Gateway",
     "kubernetes:gateway.networking.k8s.io/v1beta1:Gateway",
 )
-OPT_IN_LABEL = "gke-gpu-serving/public-load-balancer"
 
 
 def check_gateway(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
@@ -33,8 +41,7 @@ def check_gateway(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
     if gateway_class is UNKNOWN or gateway_class in config["internalClasses"]:
         return
     label = config["optInLabel"]
-    opted = get(props, "metadata", "labels", label)
-    if opted is UNKNOWN or opted == "true":
+    if opted_in(props, label):
         return
     yield (
         f"a {env} Gateway of class {gateway_class} gets an external load balancer (outside Pulumi state); "

@@ -7,7 +7,17 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from ._props import UNKNOWN, entries, environments_config, get, in_scope, k8s_environment, resource_policy
+from ._props import (
+    OPT_IN_LABEL,
+    UNKNOWN,
+    entries,
+    environments_config,
+    get,
+    in_scope,
+    k8s_environment,
+    opted_in,
+    resource_policy,
+)
 
 SERVICE = "kubernetes:core/v1:Service"
 # GKE internal passthrough load balancer annotation (and its legacy spelling).
@@ -24,8 +34,7 @@ def check_load_balancer(props: Any, config: Mapping[str, Any]) -> Iterator[str]:
     if annotations is UNKNOWN or any(annotations.get(a) in ("Internal", UNKNOWN) for a in INTERNAL_LB_ANNOTATIONS):
         return
     label = config["optInLabel"]
-    opted = get(props, "metadata", "labels", label)
-    if opted is UNKNOWN or opted == "true":
+    if opted_in(props, label):
         return
     yield (
         f"a {env} Service of type LoadBalancer gets a public IP (and a load balancer outside Pulumi state); "
@@ -43,7 +52,7 @@ load_balancer_opt_in = resource_policy(
         "environments": environments_config(["prod"], "where external LoadBalancer Services need the opt-in label"),
         "optInLabel": {
             "type": "string",
-            "default": "gke-gpu-serving/public-load-balancer",
+            "default": OPT_IN_LABEL,
             "description": "Label whose value 'true' opts a Service in to an external load balancer.",
         },
     },
